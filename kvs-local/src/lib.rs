@@ -1,0 +1,2 @@
+// SPDX-License-Identifier: MPL-2.0
+//! kvs-local: the Kinesis Video Streams API on one machine.

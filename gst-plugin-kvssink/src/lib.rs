@@ -1,12 +1,24 @@
 // SPDX-License-Identifier: MPL-2.0
 #![allow(clippy::non_send_fields_in_send_ty, unused_doc_comments)]
 
+// Public so that tests/uploader_*.rs can drive the uploader without a pipeline.
+pub mod chunk;
+pub mod uploader;
+
+pub mod fragmenter_settings;
+pub mod kvsmkvmux;
+pub mod kvssink;
+mod lock;
+mod uploadsink;
+
 /**
  * plugin-rskvssink:
  *
  * Streams H.264/H.265 and AAC/G.711 to Amazon Kinesis Video Streams (or kvs-local).
  */
-fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    kvsmkvmux::register(plugin)?;
+    kvssink::register(plugin)?;
     Ok(())
 }
 

@@ -3,3 +3,15 @@
 //! kvs-local so that producer, consumer and server agree on one definition.
 //!
 //! Knows nothing of GStreamer and nothing of the server.
+
+pub mod api;
+pub mod codec;
+pub mod consumer;
+pub mod ebml;
+pub mod getmedia;
+pub mod mkv;
+pub mod motion;
+pub mod producer;
+pub mod putmedia;
+pub mod sigv4;
+pub mod tags;

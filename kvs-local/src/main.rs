@@ -1,2 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
-fn main() {}
+//! The `kvs-local` binary; everything lives in the library's `cli` module.
+
+fn main() -> std::process::ExitCode {
+    kvs_local::cli::main()
+}

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: MPL-2.0
+//! kvssrc end to end against kvs-local (in process, 127.0.0.1, port 0), filled by replaying a
+//! PutMedia body recorded from AWS's own kvssink.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use hyper_util::rt::TokioIo;
+use support::*;
+
+const CAPTURE: &str = "official-kvssink/capture-h264.mkv";
+
+/// Frames (SimpleBlocks) in a recorded body, counted with kvs-core's reader.
+fn frames_in(data: &[u8]) -> usize {
+    let mut r = kvs_core::mkv::MkvReader::new();
+    r.push(Bytes::copy_from_slice(data));
+    let _ = r.finish();
+    let mut n = 0;
+    while let Ok(Some(ev)) = r.next_event() {
+        if let kvs_core::mkv::MkvEvent::Block(_) = ev.event {
+            n += 1;
+        }
+    }
+    n
+}
+
+struct Local {
+    runtime: tokio::runtime::Runtime,
+    handle: Option<kvs_local::ServerHandle>,
+    _dir: tempfile::TempDir,
+}
+
+impl Local {
+    fn start() -> Local {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = kvs_local::Config::new(dir.path());
+        // The replayed PutMedia carries no usable signature; SigV4 is not what this tests.
+        config.auth.allow_anonymous = true;
+        let handle = runtime
+            .block_on(kvs_local::Server::start(config))
+            .expect("kvs-local starts");
+        Local {
+            runtime,
+            handle: Some(handle),
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.handle
+            .as_ref()
+            .map(|h| h.base_url().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// One plain HTTP/1.1 POST; returns the status and the whole response body.
+    fn post(&self, path: &str, headers: &[(&str, &str)], body: Bytes) -> (u16, Bytes) {
+        let addr = self
+            .handle
+            .as_ref()
+            .map(|h| h.local_addr())
+            .expect("running");
+        let path = path.to_owned();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.runtime.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                .await
+                .expect("handshake");
+            tokio::spawn(conn);
+            let mut req = hyper::Request::post(path).header("host", addr.to_string());
+            for (k, v) in &headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let req = req.body(http_body_util::Full::new(body)).expect("request");
+            let resp = tokio::time::timeout(Duration::from_secs(60), send.send_request(req))
+                .await
+                .expect("answer in time")
+                .expect("response");
+            let status = resp.status().as_u16();
+            let body = tokio::time::timeout(Duration::from_secs(60), resp.into_body().collect())
+                .await
+                .expect("body in time")
+                .expect("body")
+                .to_bytes();
+            (status, body)
+        })
+    }
+
+    fn create_stream(&self, name: &str) {
+        let body = serde_json::json!({
+            "StreamName": name,
+            "MediaType": "video/h264",
+            "DataRetentionInHours": 2
+        });
+        let (status, answer) = self.post(
+            "/createStream",
+            &[("content-type", "application/json")],
+            Bytes::from(body.to_string()),
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+
+    /// Replays the recorded body as one PutMedia with the recording's headers.
+    fn put_capture(&self, name: &str, body: Bytes) {
+        let (status, acks) = self.post(
+            "/putMedia",
+            &[
+                ("content-type", "application/json"),
+                ("x-amzn-stream-name", name),
+                ("x-amzn-fragment-timecode-type", "ABSOLUTE"),
+                ("x-amzn-producer-start-timestamp", "1795417002.229"),
+                ("x-amzn-fragment-acknowledgment-required", "1"),
+            ],
+            body,
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&acks));
+        let acks = String::from_utf8_lossy(&acks);
+        assert!(acks.contains("PERSISTED"), "no PERSISTED ACK: {acks}");
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            self.runtime.block_on(h.shutdown());
+        }
+    }
+}
+
+fn src(local: &Local, stream: &str, extra: &str) -> String {
+    format!(
+        "kvssrc stream-name={stream} aws-region=us-east-1 access-key=AKIDTEST secret-key=test \
+         endpoint-uri={} retry-attempts=3 request-timeout=10000 {extra}",
+        local.url()
+    )
+}
+
+fn assert_increasing(pts: &[gst::ClockTime]) {
+    for w in pts.windows(2) {
+        assert!(w[0] < w[1], "PTS must increase: {:?} then {:?}", w[0], w[1]);
+    }
+}
+
+#[test]
+fn earliest_returns_every_frame_in_order() {
+    init();
+    require_element("h264parse", "gstreamer1.0-plugins-bad");
+    let body = Bytes::from(read_vector(CAPTURE));
+    let expected = frames_in(&body);
+    assert!(expected > 0);
+    let local = Local::start();
+    local.create_stream("cam1");
+    local.put_capture("cam1", body);
+
+    let out = run_pipeline(
+        &src(&local, "cam1", "start-selector=earliest"),
+        "h264parse !",
+        Some(expected),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.error, None);
+    assert_eq!(out.pts.len(), expected, "exactly the recorded frames");
+    assert_increasing(&out.pts);
+    let reported: u64 = out
+        .fragments
+        .iter()
+        .map(|s| s.get::<u64>("frames").unwrap_or(0))
+        .sum();
+    assert_eq!(reported, expected as u64);
+    assert!(!out.eos, "live GetMedia does not end");
+}
+
+#[test]
+fn archived_range_runs_to_eos() {
+    init();
+    require_element("h264parse", "gstreamer1.0-plugins-bad");
+    require_element("avdec_h264", "gstreamer1.0-libav");
+    let body = Bytes::from(read_vector(CAPTURE));
+    let expected = frames_in(&body);
+    let local = Local::start();
+    local.create_stream("cam2");
+    local.put_capture("cam2", body);
+
+    // Everything from the epoch to well after the recording.
+    let out = run_pipeline(
+        &src(
+            &local,
+            "cam2",
+            "start-selector=earliest end-timestamp=4102444800000",
+        ),
+        "h264parse ! avdec_h264 !",
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.error, None);
+    assert!(out.eos, "range mode ends");
+    assert_eq!(out.pts.len(), expected, "every frame decoded");
+    assert_increasing(&out.pts);
+}
+
+#[test]
+fn unknown_stream_fails_cleanly() {
+    init();
+    let local = Local::start();
+    let out = run_pipeline(
+        &src(&local, "nope", "start-selector=earliest"),
+        "",
+        None,
+        Duration::from_secs(30),
+    );
+    let err = out.error.expect("an element error");
+    assert!(err.contains("nope") && err.contains("not found"), "{err}");
+}
+
+/// What the proxy saw.
+struct ProxyWatch {
+    addr: std::net::SocketAddr,
+    /// The first GetMedia connection was cut.
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    get_media_requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// kvs-local answered a GetMedia with 200 (its start position is fixed from then on).
+    get_media_answered: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A TCP proxy in front of kvs-local that cuts the first GetMedia connection once `cut_after`
+/// bytes of its response went through (never with `None`). GetDataEndpoint answers with the
+/// Host the request came to, so the data plane goes through the proxy too.
+fn start_proxy(local: &Local, cut_after: Option<usize>) -> ProxyWatch {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let cut_after = cut_after.unwrap_or(usize::MAX);
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let upstream = local
+        .handle
+        .as_ref()
+        .map(|h| h.local_addr())
+        .expect("running");
+    let listener = local
+        .runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let cut_done = Arc::new(AtomicBool::new(false));
+    let get_media_requests = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicBool::new(false));
+    let watch = ProxyWatch {
+        addr,
+        cut: cut_done.clone(),
+        get_media_requests: get_media_requests.clone(),
+        get_media_answered: answered.clone(),
+    };
+    let counter = get_media_requests;
+    local.runtime.spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let cut_done = cut_done.clone();
+            let counter = counter.clone();
+            let answered = answered.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let get_media = Arc::new(AtomicBool::new(false));
+                let seen = get_media.clone();
+                let up = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if buf[..n].windows(15).any(|w| w == b"POST /getMedia ") {
+                            seen.store(true, Ordering::SeqCst);
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut sent = 0usize;
+                while let Ok(n) = sr.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut n = n;
+                    if get_media.load(Ordering::SeqCst) && buf[..n].starts_with(b"HTTP/1.1 200") {
+                        answered.store(true, Ordering::SeqCst);
+                    }
+                    if get_media.load(Ordering::SeqCst) && !cut_done.load(Ordering::SeqCst) {
+                        if sent + n >= cut_after {
+                            n = cut_after - sent;
+                            let _ = cw.write_all(&buf[..n]).await;
+                            cut_done.store(true, Ordering::SeqCst);
+                            // Dropping both halves resets the connection mid-body.
+                            up.abort();
+                            return;
+                        }
+                        sent += n;
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                up.abort();
+            });
+        }
+    });
+    watch
+}
+
+#[test]
+fn resumes_through_a_cut_connection_without_gap_or_duplicate() {
+    init();
+    require_element("h264parse", "gstreamer1.0-plugins-bad");
+    let body = Bytes::from(read_vector(CAPTURE));
+    let expected = frames_in(&body);
+    let local = Local::start();
+    local.create_stream("cam3");
+    local.put_capture("cam3", body.clone());
+    // Somewhere in the middle of the stream, not on a fragment boundary.
+    let watch = start_proxy(&local, Some(body.len() / 2 + 777));
+    let proxy = watch.addr;
+
+    let out = run_pipeline(
+        &format!(
+            "kvssrc stream-name=cam3 aws-region=us-east-1 access-key=AKIDTEST secret-key=test \
+             endpoint-uri=http://{proxy} retry-attempts=3 request-timeout=10000 \
+             start-selector=earliest name=src"
+        ),
+        "h264parse !",
+        Some(expected),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.error, None);
+    assert!(
+        watch.cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy cut a GetMedia"
+    );
+    assert!(
+        watch
+            .get_media_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 2,
+        "kvssrc asked again after the cut"
+    );
+    assert_eq!(out.pts.len(), expected, "no frame lost or repeated");
+    assert_increasing(&out.pts);
+    let numbers: Vec<String> = out
+        .fragments
+        .iter()
+        .filter_map(|s| s.get::<String>("fragment-number").ok())
+        .collect();
+    let mut unique = numbers.clone();
+    unique.dedup();
+    assert_eq!(numbers, unique, "each fragment reported once");
+    let reported: u64 = out
+        .fragments
+        .iter()
+        .map(|s| s.get::<u64>("frames").unwrap_or(0))
+        .sum();
+    assert_eq!(reported, expected as u64);
+}
+
+#[test]
+fn live_reader_started_before_the_producer_gets_every_frame() {
+    use std::sync::atomic::Ordering;
+    init();
+    require_element("h264parse", "gstreamer1.0-plugins-bad");
+    let body = Bytes::from(read_vector(CAPTURE));
+    let expected = frames_in(&body);
+    let local = std::sync::Arc::new(Local::start());
+    local.create_stream("cam4");
+    let watch = start_proxy(&local, None);
+    let answered = watch.get_media_answered.clone();
+    let producer = {
+        let local = local.clone();
+        std::thread::spawn(move || {
+            // Produce only once the reader's GetMedia(NOW) is being served.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !answered.load(Ordering::SeqCst) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "GetMedia never answered"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            local.put_capture("cam4", body);
+        })
+    };
+    let out = run_pipeline(
+        &format!(
+            "kvssrc stream-name=cam4 aws-region=us-east-1 access-key=AKIDTEST secret-key=test \
+             endpoint-uri=http://{} start-selector=now",
+            watch.addr
+        ),
+        "h264parse !",
+        Some(expected),
+        Duration::from_secs(60),
+    );
+    producer.join().expect("producer thread");
+    assert_eq!(out.error, None);
+    assert_eq!(out.pts.len(), expected);
+    assert_increasing(&out.pts);
+}

@@ -7,10 +7,18 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 deps:
 	@scripts/install-deps.sh
 
+# Builds (debug: on 2 cores much quicker than an LTO release build), starts kvs-local on a
+# free port, streams, lists, plays back, prints a summary and stops what it started.
+demo: deps
+	@CARGO=$(CARGO) scripts/demo.sh
+
 build: deps
 	$(CARGO) build --workspace --all-targets --locked
 
+# `cargo test` links the plugins' rlibs only; the loadable .so files that gst-inspect-1.0,
+# gst-launch-1.0 and GST_PLUGIN_PATH tests use come from `cargo build`.
 test: deps
+	$(CARGO) build --workspace --locked
 	$(CARGO) test --workspace --locked --no-fail-fast
 
 lint:

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Item, pipeline, require_elements, run};
+use gst::prelude::*;
 use kvs_core::tags::{EventMetadata, MetadataEvent};
 
 const CAPS: &str = "video/x-raw,format=I420,width=320,height=240,framerate=30/1";
@@ -243,4 +244,45 @@ fn invalid_motion_tag_name_fails_at_start() {
     let error = r.error.expect("an error");
     assert!(error.contains("motion-tag-name"), "{error}");
     assert!(error.contains("reserved prefix"), "{error}");
+}
+
+#[test]
+fn motion_before_an_encoder_negotiates_a_readable_format() {
+    // No capsfilter: x264enc also takes 10-bit formats the detector cannot
+    // read, so kvsmeta must steer negotiation to one it can.
+    assert_negotiates_readable("videotestsrc num-buffers=30");
+    // A source that prefers 10-bit but can do 8-bit: without the restriction,
+    // the first common format (Y444_10LE) wins and the detector refuses it.
+    assert_negotiates_readable(
+        "videotestsrc num-buffers=30 ! video/x-raw,format={Y444_10LE,I420_10LE,NV12,I420}",
+    );
+}
+
+fn assert_negotiates_readable(source: &str) {
+    require_elements(&["videotestsrc", "x264enc"]);
+    let p = pipeline(&format!(
+        "{source} ! kvsmeta name=meta motion=true ! x264enc ! fakesink name=sink"
+    ));
+    let caps = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = caps.clone();
+    common::element(&p, "meta")
+        .static_pad("sink")
+        .expect("kvsmeta has a sink pad")
+        .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(gst::PadProbeData::Event(e)) = &info.data
+                && let gst::EventView::Caps(c) = e.view()
+            {
+                *seen.lock().unwrap() = Some(c.caps_owned());
+            }
+            gst::PadProbeReturn::Ok
+        });
+    let r = run(&p);
+    r.assert_clean();
+    assert!(r.buffers() > 0, "no encoded buffer reached the sink");
+    let caps = caps.lock().unwrap().clone().expect("kvsmeta received caps");
+    let info = gst_video::VideoInfo::from_caps(&caps).expect("raw video caps");
+    assert!(
+        gstrskvsmeta::kvsmeta::luma::layout(info.format()).is_some(),
+        "{source}: negotiated {caps}"
+    );
 }

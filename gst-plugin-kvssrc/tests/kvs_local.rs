@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gst::prelude::*;
 use http_body_util::BodyExt as _;
 use hyper_util::rt::TokioIo;
 use support::*;
@@ -416,4 +417,235 @@ fn live_reader_started_before_the_producer_gets_every_frame() {
     assert_eq!(out.error, None);
     assert_eq!(out.pts.len(), expected);
     assert_increasing(&out.pts);
+}
+
+/// One frame an appsink received: PTS, key frame, and its stream time per its segment.
+#[derive(Debug, Clone, Copy)]
+struct Got {
+    pts: gst::ClockTime,
+    key: bool,
+    stream_time: Option<gst::ClockTime>,
+}
+
+fn pull(sink: &gst_app::AppSink) -> Option<Got> {
+    let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(20))?;
+    let buffer = sample.buffer()?;
+    let pts = buffer.pts()?;
+    let stream_time = sample
+        .segment()
+        .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+        .and_then(|s| s.to_stream_time(pts));
+    Some(Got {
+        pts,
+        key: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+        stream_time,
+    })
+}
+
+/// Pulls until EOS (fails on an error or after `deadline`).
+fn pull_to_eos(pipeline: &gst::Pipeline, sink: &gst_app::AppSink, deadline: Duration) -> Vec<Got> {
+    let end = std::time::Instant::now() + deadline;
+    let bus = pipeline.bus().expect("bus");
+    let mut out = Vec::new();
+    loop {
+        assert!(std::time::Instant::now() < end, "no EOS in {deadline:?}");
+        while let Some(msg) = bus.pop() {
+            if let gst::MessageView::Error(e) = msg.view() {
+                panic!("pipeline error: {} ({:?})", e.error(), e.debug());
+            }
+        }
+        match pull(sink) {
+            Some(g) => out.push(g),
+            None if sink.is_eos() => return out,
+            None => {}
+        }
+    }
+}
+
+fn range_pipeline(local: &Local, stream: &str) -> (gst::Pipeline, gst_app::AppSink) {
+    // The recording starts at producer time 1795417002.229 s; the range holds all of it.
+    let desc = format!(
+        "{} ! matroskademux ! appsink name=sink sync=false max-buffers=4",
+        src(
+            local,
+            stream,
+            "start-selector=producer-timestamp start-timestamp=1795417000000 \
+             end-timestamp=1795417200000"
+        )
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipeline
+        .by_name("sink")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink type");
+    (pipeline, sink)
+}
+
+#[test]
+fn time_seek_inside_an_archived_range_restarts_at_the_key_frame() {
+    init();
+    require_element("matroskademux", "gstreamer1.0-plugins-good");
+    let body = Bytes::from(read_vector(CAPTURE));
+    let local = Local::start();
+    local.create_stream("cam5");
+    local.put_capture("cam5", body);
+
+    // Reference: the whole range without seeking.
+    let (pipeline, sink) = range_pipeline(&local, "cam5");
+    pipeline.set_state(gst::State::Playing).expect("PLAYING");
+    let all = pull_to_eos(&pipeline, &sink, Duration::from_secs(60));
+    pipeline.set_state(gst::State::Null).expect("NULL");
+    let keys: Vec<gst::ClockTime> = all.iter().filter(|g| g.key).map(|g| g.pts).collect();
+    assert!(
+        keys.len() >= 3,
+        "the recording has several key frames: {keys:?}"
+    );
+    let first = all.first().expect("frames").pts;
+    let last = all.last().expect("frames").pts;
+    // The middle, deliberately between two key frames.
+    let position = (last - first) / 2 + gst::ClockTime::from_mseconds(100);
+    let target = first + position;
+    let key = *keys
+        .iter()
+        .rev()
+        .find(|k| **k <= target)
+        .expect("a key frame before");
+    assert!(key > first, "the target is past the first fragment");
+    let expected: Vec<gst::ClockTime> = all.iter().map(|g| g.pts).filter(|p| *p >= key).collect();
+
+    // Play a little, seek to the middle (stream time, as position queries report it).
+    let (pipeline, sink) = range_pipeline(&local, "cam5");
+    pipeline.set_state(gst::State::Playing).expect("PLAYING");
+    for _ in 0..5 {
+        pull(&sink).expect("frames before the seek");
+    }
+    pipeline
+        .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, position)
+        .expect("the seek is accepted");
+    let after = pull_to_eos(&pipeline, &sink, Duration::from_secs(60));
+    let stats = pipeline
+        .by_name("src")
+        .or_else(|| {
+            pipeline
+                .iterate_sources()
+                .into_iter()
+                .flatten()
+                .find(|e| e.factory().is_some_and(|f| f.name() == "kvssrc"))
+        })
+        .map(|e| e.property::<gst::Structure>("stats"));
+    pipeline.set_state(gst::State::Null).expect("NULL");
+
+    let head = after.first().expect("frames after the seek");
+    assert_eq!(head.pts, key, "starts at the key frame before {target}");
+    assert!(head.key);
+    assert_eq!(
+        head.stream_time,
+        Some(key - first),
+        "the new segment keeps stream time counted from the range's first frame"
+    );
+    let got: Vec<gst::ClockTime> = after.iter().map(|g| g.pts).collect();
+    assert_eq!(
+        got, expected,
+        "exactly the frames from that key frame on, to EOS"
+    );
+    let stats = stats.expect("kvssrc stats");
+    assert_eq!(
+        stats.get::<u64>("streams").ok(),
+        Some(0),
+        "the restarted range continues the stream without a new header: {stats}"
+    );
+}
+
+#[test]
+fn resolution_change_through_kvssink_plays_through() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    init();
+    gstrskvssink::plugin_register_static().expect("kvssink registers");
+    for (e, pkg) in [
+        ("videotestsrc", "gstreamer1.0-plugins-base"),
+        ("x264enc", "gstreamer1.0-plugins-ugly"),
+        ("h264parse", "gstreamer1.0-plugins-bad"),
+        ("avdec_h264", "gstreamer1.0-libav"),
+    ] {
+        require_element(e, pkg);
+    }
+    const FRAMES: usize = 120;
+    const SWITCH_AT: usize = 45;
+    let local = Local::start();
+    local.create_stream("cam6");
+
+    // 320x240 for 1.5 s, then the producer renegotiates to 640x480: a new SPS/PPS (codec
+    // private data) mid-stream.
+    let producer = gst::parse::launch(&format!(
+        "videotestsrc num-buffers={FRAMES} name=cap ! capsfilter name=size \
+         caps=video/x-raw,width=320,height=240,framerate=30/1 ! \
+         x264enc key-int-max=30 speed-preset=ultrafast tune=zerolatency ! h264parse ! \
+         kvssink stream-name=cam6 aws-region=us-east-1 endpoint-uri={} access-key=AKIDTEST \
+         secret-key=test stop-stream-timeout=30",
+        local.url()
+    ))
+    .expect("producer")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let size = producer.by_name("size").expect("capsfilter");
+    let seen = AtomicUsize::new(0);
+    producer
+        .by_name("cap")
+        .and_then(|e| e.static_pad("src"))
+        .expect("videotestsrc pad")
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            if seen.fetch_add(1, Ordering::SeqCst) + 1 == SWITCH_AT {
+                size.set_property(
+                    "caps",
+                    gst::Caps::builder("video/x-raw")
+                        .field("width", 640)
+                        .field("height", 480)
+                        .field("framerate", gst::Fraction::new(30, 1))
+                        .build(),
+                );
+            }
+            gst::PadProbeReturn::Ok
+        });
+    producer.set_state(gst::State::Playing).expect("PLAYING");
+    let bus = producer.bus().expect("bus");
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(90),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the producer finishes");
+    if let gst::MessageView::Error(e) = msg.view() {
+        panic!("producer failed: {} ({:?})", e.error(), e.debug());
+    }
+    producer.set_state(gst::State::Null).expect("NULL");
+
+    let out = run_pipeline(
+        &src(
+            &local,
+            "cam6",
+            "start-selector=earliest end-timestamp=4102444800000",
+        ),
+        "h264parse ! avdec_h264 !",
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.error, None);
+    assert!(out.eos, "plays to the end of the range");
+    assert_eq!(
+        out.pts.len(),
+        FRAMES,
+        "every frame decoded, before and after"
+    );
+    assert_increasing(&out.pts);
+    assert_eq!(out.widths.first().copied(), Some(320));
+    assert_eq!(out.widths.last().copied(), Some(640));
+    let streams = out
+        .stats
+        .as_ref()
+        .and_then(|s| s.get::<u64>("streams").ok());
+    assert_eq!(streams, Some(2), "the track change started a second stream");
 }

@@ -7,6 +7,7 @@ mod media_support;
 use std::time::Duration;
 
 use bytes::Bytes;
+use kvs_core::mkv::{SimpleTag, Tag};
 use kvs_core::putmedia::{AckEventType, TimecodeType};
 use kvs_local::dataplane::channel_body::ChannelBody;
 use kvs_local::dataplane::ingest::IngestLimits;
@@ -43,15 +44,12 @@ async fn fragment_metadata_is_stored_and_served_after_the_cluster() {
     assert_eq!(outcome.error, None);
     assert_eq!(check_ack_sequence(&acks, true).len(), 2);
     let rows = store.fragments_after(&stream, None, 10).expect("list");
-    let tags: Vec<Vec<(String, String)>> = rows.iter().map(|r| r.tags.clone()).collect();
+    let tags: Vec<Vec<Tag>> = rows.iter().map(|r| r.tags.clone()).collect();
     assert_eq!(
         tags,
         vec![
-            vec![("first".to_owned(), "1".to_owned())],
-            vec![
-                ("second".to_owned(), "2".to_owned()),
-                ("late".to_owned(), "x".to_owned())
-            ],
+            vec![Tag::single("first", "1")],
+            vec![Tag::single("second", "2"), Tag::single("late", "x")],
         ]
     );
     let doc = stored_document(&store, rows[1].clone()).await.expect("doc");
@@ -70,6 +68,62 @@ async fn fragment_metadata_is_stored_and_served_after_the_cluster() {
         ]
     );
     assert_eq!(parsed.blocks, 3);
+}
+
+#[tokio::test]
+async fn an_event_tag_is_served_as_one_tag_with_its_simple_tags_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_store(dir.path());
+    let stream = store.ensure_stream("arn:event", 24).await.expect("stream");
+    let event = Tag {
+        simple_tags: vec![
+            SimpleTag::new("AWS_KINESISVIDEO_NOTIFICATION", ""),
+            SimpleTag::new("motion", "start"),
+            SimpleTag::new("camera", "front"),
+        ],
+    };
+    let t = t0();
+    let mut s = Synth::new(1);
+    s.tag_elements(std::slice::from_ref(&event))
+        .tags(&[("plain", "1")])
+        .fragment(t, 3, 10)
+        .fragment(t + 1000, 3, 10);
+    let (outcome, acks) = ingest(
+        &store,
+        &stream,
+        TimecodeType::Absolute,
+        0,
+        body_of(vec![Bytes::from(s.bytes())]),
+    )
+    .await;
+    assert_eq!(outcome.error, None);
+    assert_eq!(check_ack_sequence(&acks, true).len(), 2);
+    let rows = store.fragments_after(&stream, None, 10).expect("list");
+    assert_eq!(rows[0].tags, vec![event, Tag::single("plain", "1")]);
+    // What GetMediaForFragmentList sends for the fragment.
+    let doc = stored_document(&store, rows[0].clone()).await.expect("doc");
+    let groups = parse_documents(&doc).tag_groups;
+    let pair = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+    let producer: Vec<_> = groups
+        .iter()
+        .filter(|g| {
+            g.iter().all(|(n, _)| {
+                !n.starts_with("AWS_KINESISVIDEO_") || n == "AWS_KINESISVIDEO_NOTIFICATION"
+            })
+        })
+        .cloned()
+        .collect();
+    assert_eq!(
+        producer,
+        vec![
+            vec![
+                pair("AWS_KINESISVIDEO_NOTIFICATION", ""),
+                pair("motion", "start"),
+                pair("camera", "front"),
+            ],
+            vec![pair("plain", "1")],
+        ]
+    );
 }
 
 #[tokio::test]

@@ -556,6 +556,19 @@ impl BaseTransformImpl for KvsMeta {
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let caps = self.parent_transform_caps(direction, caps, filter)?;
+        if !lock(&self.settings).motion {
+            return Some(caps);
+        }
+        Some(luma::restrict_raw(caps))
+    }
+
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         for text in std::mem::take(&mut *lock(&self.deferred_warnings)) {
             gst::element_imp_warning!(self, gst::LibraryError::Settings, ("{}", text));

@@ -45,6 +45,41 @@ pub fn layout(format: VideoFormat) -> Option<PixelLayout> {
     })
 }
 
+/// Raw video in system memory in every format [`layout`] reads: with motion on,
+/// negotiation must not pick a format (e.g. Y444_10LE before x264enc) that
+/// would only fail once the caps are set.
+pub fn caps() -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .format_list(VideoFormat::iter_raw().filter(|f| layout(*f).is_some()))
+        .build()
+}
+
+/// `caps` without the raw system-memory formats the detector cannot read, in
+/// the same order of preference. Everything else is left alone (ANY, encoded
+/// video, other memory), and so is `caps` when no readable format remains: set_caps
+/// then explains the fix instead of a bare not-negotiated error or link failure.
+pub fn restrict_raw(caps: gst::Caps) -> gst::Caps {
+    if caps.is_any() {
+        return caps;
+    }
+    let readable = self::caps();
+    let mut out = gst::Caps::new_empty();
+    for (s, f) in caps.iter_with_features() {
+        let one = gst::Caps::builder_full()
+            .structure_with_features(s.to_owned(), f.to_owned())
+            .build();
+        let system_raw = s.name() == "video/x-raw"
+            && (f.is_empty() || f.contains(gst::CAPS_FEATURE_MEMORY_SYSTEM_MEMORY));
+        let kept = if system_raw {
+            one.intersect_with_mode(&readable, gst::CapsIntersectMode::First)
+        } else {
+            one
+        };
+        out.merge(kept);
+    }
+    if out.is_empty() { caps } else { out }
+}
+
 /// The names of the accepted formats, for error messages.
 pub fn supported_formats() -> &'static str {
     "I420, YV12, NV12, NV21, NV16, NV61, NV24, Y41B, Y42B, Y444, A420, GRAY8, YUY2, YVYU, \
@@ -84,5 +119,42 @@ mod tests {
             assert!(layout(format).is_some(), "{name}");
         }
         assert!(layout(VideoFormat::I42010le).is_none());
+    }
+
+    #[test]
+    fn caps_list_exactly_the_readable_formats() {
+        gst::init().unwrap();
+        let caps = caps();
+        let listed: Vec<VideoFormat> = VideoFormat::iter_raw()
+            .filter(|f| {
+                let one = gst_video::VideoCapsBuilder::new().format(*f).build();
+                caps.can_intersect(&one)
+            })
+            .collect();
+        assert!(listed.contains(&VideoFormat::I420));
+        assert!(listed.contains(&VideoFormat::Bgrx));
+        assert!(!listed.contains(&VideoFormat::Y44410le));
+        assert_eq!(listed.len(), supported_formats().split(", ").count());
+        assert!(listed.iter().all(|f| layout(*f).is_some()));
+    }
+
+    #[test]
+    fn restricting_drops_only_unreadable_raw_formats() {
+        gst::init().unwrap();
+        let raw = |formats: &[VideoFormat]| {
+            gst_video::VideoCapsBuilder::new()
+                .format_list(formats.iter().copied())
+                .build()
+        };
+        let mixed = raw(&[VideoFormat::Y44410le, VideoFormat::Nv12, VideoFormat::I420]);
+        assert_eq!(
+            restrict_raw(mixed),
+            raw(&[VideoFormat::Nv12, VideoFormat::I420])
+        );
+        let h264 = gst::Caps::builder("video/x-h264").build();
+        assert_eq!(restrict_raw(h264.clone()), h264);
+        assert!(restrict_raw(gst::Caps::new_any()).is_any());
+        let ten_bit = raw(&[VideoFormat::I42010le]);
+        assert_eq!(restrict_raw(ten_bit.clone()), ten_bit);
     }
 }

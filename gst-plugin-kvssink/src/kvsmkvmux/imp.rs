@@ -3,6 +3,7 @@
 //! pipelines, calls `aggregate(timeout = true)` once its latency has passed, which is the
 //! bounded wait for a quiet track. The decisions themselves live in `kvs_core::producer`.
 
+use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,6 +40,15 @@ const AUDIO_TEMPLATE: &str = "audio_%u";
 /// How long, in live pipelines, a track with nothing queued holds the others back before
 /// they go on without it (and a warning names it). The aggregator's `latency` property.
 pub const TRACK_WAIT: gst::ClockTime = gst::ClockTime::from_seconds(1);
+/// Before the first stream header, in live pipelines, how much running time of the tracks
+/// that already deliver is held back while another track has not sent its first frame
+/// (devices and encoders can take seconds to start). A header without that track would be
+/// followed by a second one once it shows up, which readers of the stream cannot follow.
+/// Past this limit the stream goes on without the quiet track (and a warning names it).
+pub const STARTUP_WAIT: gst::ClockTime = gst::ClockTime::from_seconds(0);
+/// Frames held back during the start-up wait, all tracks together: bounds memory for
+/// sources with tiny buffers; reaching it ends the wait like [`STARTUP_WAIT`] does.
+const MAX_HELD_FRAMES: usize = 4096;
 /// One video and one audio pad at most (AWS's limit too).
 const MAX_TRACKS: usize = 2;
 
@@ -49,6 +59,13 @@ struct Track {
     is_video: bool,
     input: Option<TrackInput>,
     config: Option<CodecConfig>,
+    /// Clamped decode times were already reported for the current segment: an
+    /// encoder crossing a segment change clamps several frames in a row, and one
+    /// warning says all there is to say.
+    dts_clamp_reported: bool,
+    /// Frames taken off the pad during the start-up wait, with their interleaving DTS;
+    /// they are consumed before the pad's own queue.
+    held: VecDeque<(gst::Buffer, i64)>,
 }
 
 struct Started {
@@ -66,6 +83,22 @@ struct Started {
     caps_sent: bool,
     /// Parameter-set-less key frames already complained about.
     dropped_frames: u64,
+    /// Every track delivered its first frame (or ended), or the start-up wait ran out.
+    start_settled: bool,
+    /// DTS of the first frame held back during the start-up wait.
+    held_since_ns: Option<i64>,
+}
+
+/// The bus warning for decode times that went backwards on `pad`.
+fn dts_clamp_warning(pad: &str, by_ns: u64) -> String {
+    format!(
+        "{pad}: decode timestamps went backwards (by {:.3} ms) and were clamped to keep them \
+         increasing; later frames of this segment may be clamped too without another warning. \
+         Typical cause: an encoder with B-frames across a segment change (concat, a looping \
+         source); use x264enc bframes=0 (or a low-latency preset) or encode each input \
+         separately before concat",
+        by_ns as f64 / 1e6
+    )
 }
 
 /// Things to tell the application once the state lock is released.
@@ -133,6 +166,8 @@ impl Started {
             segment_uid: random_uid(),
             caps_sent: false,
             dropped_frames: 0,
+            start_settled: false,
+            held_since_ns: None,
         }
     }
 
@@ -166,6 +201,8 @@ impl Started {
                 is_video,
                 input: None,
                 config: None,
+                dts_clamp_reported: false,
+                held: VecDeque::new(),
             });
             changed = true;
         }
@@ -427,8 +464,16 @@ impl KvsMkvMux {
             Some(w @ ProducerWarning::FragmentClosedEarly { .. }) => {
                 notices.push(Notice::Warning(w.to_string()))
             }
-            Some(w @ ProducerWarning::DtsClamped { .. }) => {
-                gst::warning!(CAT, obj = pad, "{w}")
+            Some(w @ ProducerWarning::DtsClamped { by_ns, .. }) => {
+                gst::warning!(CAT, obj = pad, "{w}");
+                if let Some(t) = st.tracks.get_mut(idx)
+                    && !std::mem::replace(&mut t.dts_clamp_reported, true)
+                {
+                    notices.push(Notice::Warning(dts_clamp_warning(
+                        pad.name().as_str(),
+                        by_ns,
+                    )));
+                }
             }
             None => {}
         }
@@ -455,6 +500,15 @@ impl KvsMkvMux {
                 st.header_stale = false;
             }
             let tags = st.metadata.take_for_next_fragment();
+            // KVS refuses fragments with more than 10 metadata entries, so the rest wait
+            // for later fragments; the application is told, since its tags arrive late.
+            if tags.deferred > 0 {
+                notices.push(Notice::Warning(format!(
+                    "more fragment tags/events than a fragment may carry; {} deferred to the \
+                     next fragment(s)",
+                    tags.deferred
+                )));
+            }
             let mut bytes = BytesMut::with_capacity(mkv::writer::CLUSTER_START_LEN + 64);
             for tag in &tags.tags {
                 if let Err(err) = mkv::write_tags(std::slice::from_ref(tag), &mut bytes) {
@@ -522,6 +576,52 @@ impl KvsMkvMux {
             self.obj().set_position(gst::ClockTime::from_nseconds(rt));
         }
         Ok(())
+    }
+
+    /// Start-up wait (live, before the first header, some track still silent): takes the
+    /// frames queued on the pads off them and holds them, so upstream is not blocked and
+    /// the output position moves on (the aggregator then waits for the clock or for data
+    /// instead of timing out at once again). Returns false when the wait is over.
+    fn hold_for_start(&self, st: &mut Started) -> bool {
+        let limit = i64::try_from(STARTUP_WAIT.nseconds()).unwrap_or(i64::MAX);
+        let mut held: usize = st.tracks.iter().map(|t| t.held.len()).sum();
+        let mut position = None;
+        for t in &mut st.tracks {
+            while let Some(buffer) = t.pad.peek_buffer() {
+                let (pts, dts) = Self::running_times(&st.settings, &t.segment, &buffer);
+                let dts = dts.or(pts).unwrap_or(i64::MIN);
+                let first = *st.held_since_ns.get_or_insert(dts);
+                if dts.saturating_sub(first) >= limit || held >= MAX_HELD_FRAMES {
+                    gst::info!(
+                        CAT,
+                        imp = self,
+                        "start-up wait over, going on without the silent track(s)"
+                    );
+                    return false;
+                }
+                if t.pad.pop_buffer().is_none() {
+                    break;
+                }
+                gst::log!(CAT, obj = t.pad, "holding a frame until every track started");
+                t.held.push_back((buffer, dts));
+                held += 1;
+                position = position.max(u64::try_from(dts).ok());
+            }
+        }
+        if let Some(rt) = position {
+            self.obj().set_position(gst::ClockTime::from_nseconds(rt));
+        }
+        true
+    }
+
+    /// While frames are held for the start-up wait and the pads are empty, there is no
+    /// point in timing out: only new data can change anything.
+    fn start_wait_idle(&self) -> bool {
+        lock(&self.state).as_ref().is_some_and(|st| {
+            !st.start_settled
+                && st.tracks.iter().any(|t| !t.held.is_empty())
+                && st.tracks.iter().all(|t| t.pad.peek_buffer().is_none())
+        })
     }
 
     fn finish_stream(&self, st: &mut Started) -> Option<gst::Buffer> {
@@ -780,6 +880,9 @@ impl AggregatorImpl for KvsMkvMux {
     }
 
     fn next_time(&self) -> Option<gst::ClockTime> {
+        if self.start_wait_idle() {
+            return None;
+        }
         self.obj().simple_get_next_time()
     }
 
@@ -833,6 +936,7 @@ impl AggregatorImpl for KvsMkvMux {
                     ) && let Some(t) = st.tracks.get_mut(idx)
                     {
                         t.segment = seg.clone();
+                        t.dts_clamp_reported = false;
                     }
                     false
                 }
@@ -863,9 +967,11 @@ impl AggregatorImpl for KvsMkvMux {
             // At most one video and one audio track: no per-frame allocation for the heads.
             let mut all_heads = [TrackHead::default(); MAX_TRACKS];
             for (head, t) in all_heads.iter_mut().zip(&st.tracks) {
-                let next = t.pad.peek_buffer().map(|b| {
-                    let (pts, dts) = Self::running_times(&st.settings, &t.segment, &b);
-                    dts.or(pts).unwrap_or(i64::MIN)
+                let next = t.held.front().map(|(_, dts)| *dts).or_else(|| {
+                    t.pad.peek_buffer().map(|b| {
+                        let (pts, dts) = Self::running_times(&st.settings, &t.segment, &b);
+                        dts.or(pts).unwrap_or(i64::MIN)
+                    })
                 });
                 *head = TrackHead {
                     next_dts_ns: next,
@@ -873,6 +979,9 @@ impl AggregatorImpl for KvsMkvMux {
                 };
             }
             let heads = &all_heads[..st.tracks.len().min(MAX_TRACKS)];
+            if !st.start_settled && heads.iter().all(|h| h.next_dts_ns.is_some() || h.eos) {
+                st.start_settled = true;
+            }
             match pick_next(heads, timeout) {
                 Pick::NeedData => Err(gst_base::AGGREGATOR_FLOW_NEED_DATA),
                 Pick::AllEos => {
@@ -883,6 +992,12 @@ impl AggregatorImpl for KvsMkvMux {
                     Ok(())
                 }
                 Pick::Track(idx) => {
+                    if timeout && !st.start_settled {
+                        if self.hold_for_start(st) {
+                            return Ok(gst::FlowSuccess::Ok);
+                        }
+                        st.start_settled = true;
+                    }
                     if timeout {
                         let now = heads
                             .get(idx)
@@ -906,8 +1021,13 @@ impl AggregatorImpl for KvsMkvMux {
                             "track {idx} is back (quiet since {since} ns)"
                         );
                     }
-                    let pad = st.tracks.get(idx).map(|t| t.pad.clone());
-                    match pad.and_then(|p| p.pop_buffer()) {
+                    let next = st.tracks.get_mut(idx).and_then(|t| {
+                        t.held
+                            .pop_front()
+                            .map(|(b, _)| b)
+                            .or_else(|| t.pad.pop_buffer())
+                    });
+                    match next {
                         Some(buffer) => {
                             let r = self.process(st, idx, buffer, &mut list, &mut notices);
                             if r.is_ok() && !list.is_empty() && !st.caps_sent {

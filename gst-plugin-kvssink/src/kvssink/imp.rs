@@ -59,6 +59,11 @@ impl KvsSink {
             .field("reconnects", up.reconnects)
             .field("buffered-fragments", up.buffered_fragments as u64)
             .field("buffered-bytes", up.buffered_bytes as u64)
+            .field(
+                "persist-latency-last-ms",
+                up.last_persist_latency_ms.unwrap_or_default(),
+            )
+            .field("persist-latency-max-ms", up.max_persist_latency_ms)
             .build()
     }
 

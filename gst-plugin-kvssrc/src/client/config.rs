@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use kvs_core::consumer::TimestampSource;
+use kvs_core::mkv::StreamHeader;
 
 use super::error::SourceError;
 
@@ -88,6 +89,12 @@ pub struct SessionConfig {
     pub live_idle_reconnect: Duration,
     /// Fragments asked for per GetMediaForFragmentList call.
     pub fragment_batch: usize,
+    /// Archived range only: start at the fragment holding this time (epoch ms of
+    /// `timestamp_source`) instead of the range's first fragment; a seek.
+    pub seek_ms: Option<u64>,
+    /// The header of the output stream this session continues (after a seek), so that the
+    /// same tracks do not start a new stream downstream.
+    pub continue_header: Option<StreamHeader>,
 }
 
 impl SessionConfig {
@@ -104,6 +111,8 @@ impl SessionConfig {
             request_timeout: Duration::from_secs(15),
             live_idle_reconnect: Duration::from_secs(120),
             fragment_batch: 100,
+            seek_ms: None,
+            continue_header: None,
         }
     }
 

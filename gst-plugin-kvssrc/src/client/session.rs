@@ -3,6 +3,7 @@
 //! element a stream of [`Item`]s through a bounded channel (so a slow pipeline slows the
 //! download instead of filling memory).
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,6 +60,10 @@ pub struct SessionStatus {
     pub reconnects: u64,
     pub fragments_listed: u64,
     pub requests: u64,
+    /// The header of the output stream now playing (tracks, timecode scale).
+    pub output_header: Option<kvs_core::mkv::StreamHeader>,
+    /// Output time of the first frame this session handed over.
+    pub first_pts_ns: Option<u64>,
 }
 
 /// A running session; dropping it stops the task.
@@ -77,6 +82,7 @@ impl Session {
             Sink {
                 tx,
                 status: status.clone(),
+                first_pts_seen: std::sync::atomic::AtomicBool::new(false),
             },
         ));
         Session { rx, task, status }
@@ -102,6 +108,8 @@ impl Drop for Session {
 struct Sink {
     tx: mpsc::Sender<Item>,
     status: Arc<Mutex<SessionStatus>>,
+    /// Whether `first_pts_ns` is set, read without the lock on every frame.
+    first_pts_seen: std::sync::atomic::AtomicBool,
 }
 
 /// The element went away: stop quietly.
@@ -124,7 +132,12 @@ impl Sink {
         let mut new_stream = false;
         while let Some(ev) = merger.next_event() {
             match ev {
-                ConsumerEvent::StreamHeader { bytes, first, .. } => {
+                ConsumerEvent::StreamHeader {
+                    bytes,
+                    first,
+                    header,
+                } => {
+                    self.update(|s| s.output_header = Some(header));
                     if !first {
                         if !chunks.is_empty() {
                             self.send(Item::Data {
@@ -137,7 +150,14 @@ impl Sink {
                     }
                     chunks.push(bytes);
                 }
-                ConsumerEvent::Media { bytes, .. } => chunks.push(bytes),
+                ConsumerEvent::Media { bytes, pts_ns } => {
+                    if let Some(pts) = pts_ns
+                        && !self.first_pts_seen.swap(true, Ordering::Relaxed)
+                    {
+                        self.update(|s| s.first_pts_ns = Some(pts));
+                    }
+                    chunks.push(bytes);
+                }
                 ConsumerEvent::Fragment(info) => {
                     if !chunks.is_empty() {
                         self.send(Item::Data {
@@ -581,6 +601,13 @@ async fn list_fragments(
     Ok(out)
 }
 
+/// The fragment a seek to `ms` starts with: the last one starting at or before it (its key
+/// frame is the nearest before the target), else the first.
+fn seek_index(fragments: &[Listed], ms: u64) -> usize {
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    fragments.iter().rposition(|f| f.ms <= ms).unwrap_or(0)
+}
+
 async fn run_range(
     cfg: &SessionConfig,
     clients: &Clients,
@@ -593,9 +620,12 @@ async fn run_range(
         return Ok(());
     }
     let mut merger = GetMediaMerger::new(cfg.timestamp_source, CompletionRule::DocumentEnd);
+    if let Some(header) = &cfg.continue_header {
+        merger.continue_stream(header.clone());
+    }
     let mut backoff = Backoff::default();
     let mut archive: Option<(String, aws_sdk_kinesisvideoarchivedmedia::Client)> = None;
-    let mut next = 0usize;
+    let mut next = cfg.seek_ms.map_or(0, |ms| seek_index(&fragments, ms));
     while next < fragments.len() {
         let (endpoint, client) = match &archive {
             Some(a) => a.clone(),
@@ -693,4 +723,29 @@ async fn run_range(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(ms: &[i64]) -> Vec<Listed> {
+        ms.iter()
+            .enumerate()
+            .map(|(i, &ms)| Listed {
+                number: i.to_string(),
+                ms,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn seek_starts_at_the_fragment_holding_the_target() {
+        let f = listed(&[1000, 2000, 3000]);
+        assert_eq!(seek_index(&f, 500), 0, "before the range: its start");
+        assert_eq!(seek_index(&f, 1000), 0);
+        assert_eq!(seek_index(&f, 2999), 1);
+        assert_eq!(seek_index(&f, 3000), 2);
+        assert_eq!(seek_index(&f, 99_999), 2, "past the end: the last fragment");
+    }
 }

@@ -13,6 +13,7 @@ use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 
 use kvs_core::consumer::{FragmentInfo, TimestampSource};
+use kvs_core::mkv::StreamHeader;
 
 use super::uri::{KvsUri, UriStart};
 use super::{StartSelector, TimestampType};
@@ -36,6 +37,9 @@ const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 15_000;
 const MIN_REQUEST_TIMEOUT_MS: u64 = 100;
 /// Name of the element message posted per fragment.
 pub const FRAGMENT_MESSAGE: &str = "kvs-fragment";
+/// A TIME seek position at or above this (≈ 1973 in epoch nanoseconds) is an absolute output
+/// time; below it, it is stream time counted from the first frame played.
+const ABSOLUTE_SEEK_NS: u64 = 100_000_000 * 1_000_000_000;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -208,6 +212,8 @@ impl Settings {
     }
 }
 
+// One per element: boxing the started state would save nothing worth the indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Default)]
 enum State {
     #[default]
@@ -218,7 +224,23 @@ enum State {
         offset: u64,
         /// Kept after the session is gone so `stats` still answers.
         last_status: SessionStatus,
+        /// Output time of the first frame played since start: stream time 0 downstream
+        /// (matroskademux counts stream time from its first frame).
+        stream_start_ns: Option<u64>,
+        /// The output stream's header, which a session started by a seek continues.
+        header: Option<StreamHeader>,
+        /// Where the next `do_seek` restarts the range (epoch ms).
+        pending_seek_ms: Option<u64>,
+        /// The last seek handled, so the same seek arriving through several demuxer pads
+        /// restarts the range once.
+        seek_seqnum: Option<gst::Seqnum>,
     },
+}
+
+/// The seek interception installed on the element downstream (the demuxer).
+struct SeekWatch {
+    element: glib::WeakRef<gst::Element>,
+    pad_added: Option<glib::SignalHandlerId>,
 }
 
 #[derive(Default)]
@@ -234,6 +256,7 @@ pub struct KvsSrc {
     settings: Mutex<Settings>,
     state: Mutex<State>,
     canceller: Mutex<Canceller>,
+    seek_watch: Mutex<Option<SeekWatch>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -318,14 +341,176 @@ impl KvsSrc {
         if let State::Started {
             session: slot,
             last_status,
+            stream_start_ns,
+            header,
             ..
         } = &mut *lock(&self.state)
         {
             if let Some(s) = &session {
                 *last_status = s.status();
+                if stream_start_ns.is_none() {
+                    *stream_start_ns = last_status.first_pts_ns;
+                }
+                if last_status.output_header.is_some() {
+                    header.clone_from(&last_status.output_header);
+                }
             }
             *slot = session;
         }
+    }
+
+    fn is_range(&self) -> bool {
+        lock(&self.settings).end_timestamp_ms != 0
+    }
+
+    /// matroskademux in push mode refuses TIME seeks on a stream without Cues and does not
+    /// pass them upstream, so a seek from the application never reaches a source behind it.
+    /// In range mode kvssrc therefore watches the upstream events on the pads of the element
+    /// it feeds and takes the flushing TIME seeks there, before the demuxer drops them.
+    fn watch_downstream_seeks(&self) {
+        let mut watch = lock(&self.seek_watch);
+        if watch.is_some() {
+            return;
+        }
+        let Some(element) = self
+            .obj()
+            .static_pad("src")
+            .and_then(|p| p.peer())
+            .and_then(|p| p.parent_element())
+        else {
+            return;
+        };
+        let weak = self.obj().downgrade();
+        let install = move |pad: &gst::Pad| {
+            if pad.direction() != gst::PadDirection::Src {
+                return;
+            }
+            let weak = weak.clone();
+            pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+                let Some(gst::PadProbeData::Event(event)) = &info.data else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                let Some(src) = weak.upgrade() else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                if src.imp().take_seek(event) {
+                    gst::PadProbeReturn::Handled
+                } else {
+                    gst::PadProbeReturn::Ok
+                }
+            });
+        };
+        for pad in element.src_pads() {
+            install(&pad);
+        }
+        let pad_added = element.connect_pad_added(move |_, pad| install(pad));
+        gst::debug!(
+            CAT,
+            imp = self,
+            "taking TIME seeks from {}'s source pads",
+            element.name()
+        );
+        *watch = Some(SeekWatch {
+            element: element.downgrade(),
+            pad_added: Some(pad_added),
+        });
+    }
+
+    fn unwatch_downstream_seeks(&self) {
+        if let Some(mut w) = lock(&self.seek_watch).take()
+            && let (Some(element), Some(id)) = (w.element.upgrade(), w.pad_added.take())
+        {
+            element.disconnect(id);
+        }
+    }
+
+    /// Handles a seek seen on the demuxer's pads; false lets it continue to the demuxer.
+    fn take_seek(&self, event: &gst::Event) -> bool {
+        let gst::EventView::Seek(seek) = event.view() else {
+            return false;
+        };
+        if seek.get().3.format() != gst::Format::Time {
+            return false;
+        }
+        if let State::Started { seek_seqnum, .. } = &*lock(&self.state)
+            && *seek_seqnum == Some(event.seqnum())
+        {
+            // The same seek through another of the demuxer's pads: already done.
+            return true;
+        }
+        self.obj()
+            .static_pad("src")
+            .is_some_and(|p| p.send_event(event.clone()))
+    }
+
+    /// A TIME seek: remembers the target and lets BaseSrc run a flushing BYTES seek, whose
+    /// `do_seek` restarts the range at the fragment holding the target.
+    fn time_seek(&self, event: &gst::Event, seek: &gst::event::Seek) -> bool {
+        let (rate, flags, start_type, start, _, _) = seek.get();
+        if !self.is_range() {
+            gst::debug!(CAT, imp = self, "live playback cannot seek");
+            return false;
+        }
+        if rate != 1.0 || !flags.contains(gst::SeekFlags::FLUSH) || start_type != gst::SeekType::Set
+        {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "only flushing seeks to a position at normal rate are supported"
+            );
+            return false;
+        }
+        let gst::GenericFormattedValue::Time(Some(position)) = start else {
+            return false;
+        };
+        let offset = {
+            let mut state = lock(&self.state);
+            let State::Started {
+                stream_start_ns,
+                last_status,
+                session,
+                pending_seek_ms,
+                seek_seqnum,
+                offset,
+                ..
+            } = &mut *state
+            else {
+                return false;
+            };
+            let origin = stream_start_ns
+                .or_else(|| session.as_ref().and_then(|s| s.status().first_pts_ns))
+                .or(last_status.first_pts_ns)
+                .unwrap_or_else(|| {
+                    lock(&self.settings)
+                        .start_timestamp_ms
+                        .saturating_mul(1_000_000)
+                });
+            let target_ns = if position.nseconds() >= ABSOLUTE_SEEK_NS {
+                position.nseconds()
+            } else {
+                origin.saturating_add(position.nseconds())
+            };
+            *pending_seek_ms = Some(target_ns / 1_000_000);
+            *seek_seqnum = Some(event.seqnum());
+            gst::info!(
+                CAT,
+                imp = self,
+                "seek to {position} (output time {} ms)",
+                target_ns / 1_000_000
+            );
+            *offset
+        };
+        let bytes = gst::event::Seek::builder(
+            1.0,
+            flags & (gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE),
+            gst::SeekType::Set,
+            gst::format::Bytes::from_u64(offset),
+            gst::SeekType::None,
+            gst::format::Bytes::NONE,
+        )
+        .seqnum(event.seqnum())
+        .build();
+        self.parent_event(&bytes)
     }
 
     fn post_fragment(&self, info: &FragmentInfo) {
@@ -674,6 +859,10 @@ impl BaseSrcImpl for KvsSrc {
             session: Some(session),
             offset: 0,
             last_status: SessionStatus::default(),
+            stream_start_ns: None,
+            header: None,
+            pending_seek_ms: None,
+            seek_seqnum: None,
         };
         Ok(())
     }
@@ -681,11 +870,77 @@ impl BaseSrcImpl for KvsSrc {
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         // Dropping the session aborts its task and closes the connection.
         *lock(&self.state) = State::Stopped;
+        self.unwatch_downstream_seeks();
         Ok(())
     }
 
     fn is_seekable(&self) -> bool {
-        false
+        // Only through TIME seeks (see `time_seek`); `query` keeps downstream from pulling.
+        self.is_range()
+    }
+
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Scheduling(q) = query.view_mut() {
+            // Seekable would make BaseSrc offer pull mode, in which matroskademux would read
+            // the stream as a file; the bytes only exist in order.
+            q.set(gst::SchedulingFlags::SEQUENTIAL, 1, -1, 0);
+            q.add_scheduling_modes([gst::PadMode::Push]);
+            return true;
+        }
+        BaseSrcImplExt::parent_query(self, query)
+    }
+
+    fn event(&self, event: &gst::Event) -> bool {
+        if let gst::EventView::Seek(seek) = event.view()
+            && seek.get().3.format() == gst::Format::Time
+        {
+            return self.time_seek(event, seek);
+        }
+        self.parent_event(event)
+    }
+
+    fn do_seek(&self, segment: &mut gst::Segment) -> bool {
+        let settings = lock(&self.settings).clone();
+        let mut state = lock(&self.state);
+        let State::Started {
+            session,
+            pending_seek_ms,
+            header,
+            last_status,
+            offset,
+            ..
+        } = &mut *state
+        else {
+            return false;
+        };
+        // BaseSrc's start-up seek and BYTES seeks from elsewhere change nothing.
+        let Some(target_ms) = pending_seek_ms.take() else {
+            return true;
+        };
+        let mut cfg = match settings.session_config() {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                gst::error!(CAT, imp = self, "cannot seek: {e}");
+                return false;
+            }
+        };
+        if let Some(s) = session.as_ref() {
+            *last_status = s.status();
+            if last_status.output_header.is_some() {
+                header.clone_from(&last_status.output_header);
+            }
+        }
+        cfg.seek_ms = Some(target_ms);
+        cfg.continue_header = header.clone();
+        // Dropping the old session aborts its requests.
+        *session = Some(Session::start(cfg));
+        if let Some(start) = segment
+            .downcast_ref::<gst::format::Bytes>()
+            .and_then(|s| s.start())
+        {
+            *offset = *start;
+        }
+        true
     }
 
     fn unlock(&self) -> Result<(), gst::ErrorMessage> {
@@ -708,6 +963,9 @@ impl PushSrcImpl for KvsSrc {
         &self,
         _buffer: Option<&mut gst::BufferRef>,
     ) -> Result<CreateSuccess, gst::FlowError> {
+        if self.is_range() {
+            self.watch_downstream_seeks();
+        }
         loop {
             match self.next_item()? {
                 Item::Data { chunks, new_stream } => {

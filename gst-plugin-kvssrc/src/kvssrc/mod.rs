@@ -14,6 +14,13 @@
  * archived fragments in [`start-timestamp`, `end-timestamp`] (ListFragments), plays them
  * with GetMediaForFragmentList and then sends EOS.
  *
+ * Seeking (archived range only): a flushing TIME seek restarts the range at the fragment
+ * holding the target, so playback resumes at the key frame at or before it. The position is
+ * stream time, counted from the first frame played (what position queries report), or an
+ * absolute output time in epoch nanoseconds. matroskademux drops TIME seeks on a stream without
+ * Cues instead of passing them upstream, so kvssrc takes them from the source pads of the
+ * element it feeds before they reach it.
+ *
  * Every fragment posts an element message `kvs-fragment` (fields `fragment-number`,
  * `producer-timestamp` and `server-timestamp` in epoch ms, `millis-behind-now`,
  * `continuation-token`, `frames`, `pts` (the output time of its first frame) and `tags`, an

@@ -166,6 +166,15 @@ impl GetMediaMerger {
         }
     }
 
+    /// Continues an output stream whose header went out earlier (e.g. through another merger
+    /// before a seek): documents with the same tracks then add no header, so downstream sees
+    /// one stream. Call before the first `push`.
+    pub fn continue_stream(&mut self, header: StreamHeader) {
+        self.last_info = Some(header.info.clone());
+        self.last_tracks = Some(header.tracks.clone());
+        self.out_header = Some(header);
+    }
+
     /// Parses a chunk of the response body; the resulting events wait in `next_event`.
     pub fn push(&mut self, chunk: Bytes) -> Result<(), ConsumerError> {
         self.reader.push(chunk);

@@ -508,3 +508,37 @@ fn track_change_plays_through_matroskademux() {
         "new caps after the change: {text}"
     );
 }
+
+#[test]
+fn continued_stream_adds_no_header_until_the_tracks_change() {
+    let first = merge(
+        &synthetic_doc(1, b"\x01\x64\x00\x1f", 640, 5),
+        3,
+        CompletionRule::TrailingTags,
+    );
+    let header = first.headers[0].0.clone();
+
+    // A second merger (as after a seek) picks up where the first output stream is.
+    let mut m = GetMediaMerger::new(TimestampSource::Producer, CompletionRule::TrailingTags);
+    m.continue_stream(header);
+    let mut run = Run::default();
+    let mut data = synthetic_doc(4, b"\x01\x64\x00\x1f", 640, 5);
+    data.extend(synthetic_doc(5, b"\x01\x4d\x00\x28", 1280, 5));
+    feed(&mut m, &mut run, &data, 5);
+    m.finish_response().unwrap();
+    run.collect(&mut m);
+
+    let firsts: Vec<bool> = run.headers.iter().map(|(_, f)| *f).collect();
+    assert_eq!(firsts, [false], "only the track change brings a header");
+    assert!(
+        run.output.starts_with(&[0x1F, 0x43, 0xB6, 0x75]),
+        "starts with a Cluster"
+    );
+    // What downstream parses: the first merger's header, then this output.
+    let mut whole = BytesMut::new();
+    crate::mkv::write_stream_header(&first.headers[0].0, &mut whole).unwrap();
+    whole.extend_from_slice(&run.output);
+    let (docs, blocks, _) = structure(&whole);
+    assert_eq!((docs, blocks), (2, 10));
+    assert_eq!(m.stats().headers_merged, 1);
+}

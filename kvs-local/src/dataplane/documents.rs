@@ -41,14 +41,12 @@ pub fn leading(header: &Header, id: FragmentId, server_ts_ms: i64, producer_ts_m
 }
 
 /// Everything after the Cluster.
-pub fn trailing(
-    producer_tags: &[(String, String)],
-    id: FragmentId,
-    millis_behind_now: i64,
-) -> Bytes {
+pub fn trailing(producer_tags: &[Tag], id: FragmentId, millis_behind_now: i64) -> Bytes {
     let mut out = BytesMut::with_capacity(256);
-    for (name, value) in producer_tags {
-        let _ = write_tags(&[Tag::single(name.clone(), value.clone())], &mut out);
+    // One Tags element per Tag, as the producer sent them: an event's SimpleTags stay
+    // together in their Tag.
+    for tag in producer_tags {
+        let _ = write_tags(std::slice::from_ref(tag), &mut out);
     }
     let tag = Tag {
         simple_tags: vec![

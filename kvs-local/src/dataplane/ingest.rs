@@ -13,8 +13,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use kvs_core::mkv::{
-    Block, MkvError, MkvEvent, MkvReader, SegmentInfo, SimpleBlockHeader, StreamHeader, TrackInfo,
-    write_cluster_start, write_stream_header,
+    Block, MkvError, MkvEvent, MkvReader, SegmentInfo, SimpleBlockHeader, StreamHeader, Tag,
+    TrackInfo, write_cluster_start, write_stream_header,
 };
 use kvs_core::putmedia::{Ack, AckErrorId, TimecodeType};
 use kvs_core::tags::limits::{MAX_NAME_LEN, MAX_TAGS_PER_FRAGMENT, MAX_VALUE_LEN};
@@ -108,7 +108,7 @@ struct OpenFragment {
     max_rel_timecode: i64,
     distinct_offsets: Vec<i64>,
     tracks_seen: Vec<u64>,
-    tags: Vec<(String, String)>,
+    tags: Vec<Tag>,
     ended: bool,
 }
 
@@ -149,12 +149,14 @@ pub struct Ingest<'a> {
     info: Option<SegmentInfo>,
     tracks: Option<TrackSet>,
     current: Option<OpenFragment>,
-    pending_tags: Vec<(String, String)>,
+    pending_tags: Vec<Tag>,
     last_cluster_timecode: Option<u64>,
     outcome: IngestOutcome,
     shutdown: Option<tokio::sync::watch::Receiver<bool>>,
     /// One permit per fragment handed to the store and not yet persisted.
     inflight: Arc<tokio::sync::Semaphore>,
+    /// Fires once the previous fragment's PERSISTED (or ERROR) ACK has been sent.
+    previous_persist_ack: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl<'a> Ingest<'a> {
@@ -182,6 +184,7 @@ impl<'a> Ingest<'a> {
             outcome: IngestOutcome::default(),
             shutdown: None,
             inflight: Arc::new(tokio::sync::Semaphore::new(MAX_UNPERSISTED_FRAGMENTS)),
+            previous_persist_ack: None,
         }
     }
 
@@ -504,28 +507,35 @@ impl<'a> Ingest<'a> {
         Ok(())
     }
 
-    fn on_tags(&mut self, tags: Vec<kvs_core::mkv::Tag>) -> Step {
+    fn on_tags(&mut self, tags: Vec<Tag>) -> Step {
         let mut end_of_fragment = false;
-        let mut pairs = Vec::new();
-        for st in tags.into_iter().flat_map(|t| t.simple_tags) {
-            if st.name == END_OF_FRAGMENT {
-                end_of_fragment = true;
-                continue;
+        // Tags stay grouped as sent: an event is one Tag of several SimpleTags and GetMedia
+        // must serve it that way.
+        let mut kept = Vec::with_capacity(tags.len());
+        for mut tag in tags {
+            for st in &tag.simple_tags {
+                if st.name == END_OF_FRAGMENT {
+                    end_of_fragment = true;
+                } else if st.name.is_empty()
+                    || st.name.len() > MAX_NAME_LEN
+                    || st.value.len() > MAX_VALUE_LEN
+                {
+                    return Err(fail(
+                        ERR_METADATA_LIMIT,
+                        format!("fragment metadata {:?} exceeds name/value limits", st.name),
+                    ));
+                }
             }
-            if st.name.is_empty() || st.name.len() > MAX_NAME_LEN || st.value.len() > MAX_VALUE_LEN
-            {
-                return Err(fail(
-                    ERR_METADATA_LIMIT,
-                    format!("fragment metadata {:?} exceeds name/value limits", st.name),
-                ));
+            tag.simple_tags.retain(|st| st.name != END_OF_FRAGMENT);
+            if !tag.simple_tags.is_empty() {
+                kept.push(tag);
             }
-            pairs.push((st.name, st.value));
         }
         // Metadata goes before the Cluster it belongs to, so Tags after an ended Cluster wait
         // for the next one; but if END_OF_FRAGMENT follows, they (and the Tags element that
         // carries it) belong to the fragment it ends: the producer flushes its not-yet-sent
         // metadata right before that tag.
-        self.pending_tags.extend(pairs);
+        self.pending_tags.extend(kept);
         let max = self.limits.max_tags_per_fragment;
         let target = match self.current.as_mut() {
             Some(f) if end_of_fragment || !f.ended => {
@@ -536,7 +546,8 @@ impl<'a> Ingest<'a> {
         };
         let user = target
             .iter()
-            .filter(|(n, _)| !n.starts_with(RESERVED_PREFIX))
+            .flat_map(|t| &t.simple_tags)
+            .filter(|st| !st.name.starts_with(RESERVED_PREFIX))
             .count();
         if user > max {
             // Whichever fragment the excess belongs to, one whose Cluster already ended is
@@ -604,9 +615,21 @@ impl<'a> Ingest<'a> {
         // Several fragments may complete in one body chunk, so this can exceed the limit
         // briefly; the read loop waits for permits before reading more.
         let permit = self.inflight.clone().try_acquire_owned().ok();
+        // PERSISTED ACKs must leave in fragment order: AWS's producer SDK trims its buffer
+        // up to the fragment a PERSISTED names, and consumers read them as a watermark. The
+        // store may complete several fragments in one group commit and these tasks then run
+        // in any order, so each one waits for its predecessor's ACK before sending its own.
+        let previous = self.previous_persist_ack.take();
+        let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
+        self.previous_persist_ack = Some(sent_rx);
         tokio::spawn(async move {
             let _permit = permit;
-            match persisted.await {
+            let result = persisted.await;
+            if let Some(previous) = previous {
+                // An error only means the previous task is gone; nothing left to wait for.
+                let _ = previous.await;
+            }
+            match result {
                 Ok(()) => {
                     let _ = acks.send(Ack::persisted(timecode, &number));
                 }
@@ -615,6 +638,7 @@ impl<'a> Ingest<'a> {
                     let _ = acks.send(Ack::error(Some(timecode), Some(&number), ERR_ARCHIVAL));
                 }
             }
+            let _ = sent_tx.send(());
         });
         Ok(())
     }

@@ -419,7 +419,7 @@ impl Committer {
                 }
                 let len = f.cluster.iter().map(bytes::Bytes::len).sum::<usize>();
                 let len = i64::try_from(len).unwrap_or(i64::MAX);
-                let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+                let tags = super::fragment_tags::to_json(&f.tags);
                 ins_fragment.execute(params![
                     f.id.raw(),
                     f.stream.id,

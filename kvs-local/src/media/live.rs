@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use kvs_core::mkv::Tag;
 use tokio::sync::watch;
 
 use super::{FragmentId, Header};
@@ -31,14 +32,14 @@ pub struct LiveRead {
     pub parts: Vec<Bytes>,
     /// Set once the fragment has ended; then `tags` are its producer tags.
     pub end: Option<LiveEnd>,
-    pub tags: Vec<(String, String)>,
+    pub tags: Vec<Tag>,
 }
 
 #[derive(Default)]
 struct LiveState {
     parts: Vec<Bytes>,
     bytes: usize,
-    tags: Vec<(String, String)>,
+    tags: Vec<Tag>,
     end: Option<LiveEnd>,
     persisted: bool,
 }
@@ -82,7 +83,7 @@ impl LiveFragment {
         s.parts.push(part);
     }
 
-    fn finish(&self, end: LiveEnd, tags: Vec<(String, String)>) {
+    fn finish(&self, end: LiveEnd, tags: Vec<Tag>) {
         let mut s = lock(&self.state);
         if s.end.is_none() {
             s.end = Some(end);
@@ -195,7 +196,7 @@ impl LiveRing {
         self.bump();
     }
 
-    pub fn finish(&self, fragment: &LiveFragment, end: LiveEnd, tags: Vec<(String, String)>) {
+    pub fn finish(&self, fragment: &LiveFragment, end: LiveEnd, tags: Vec<Tag>) {
         fragment.finish(end, tags);
         self.bump();
     }
@@ -322,7 +323,7 @@ mod tests {
         ring.finish(
             &a,
             LiveEnd::Complete { duration_ms: 5 },
-            vec![("k".into(), "v".into())],
+            vec![Tag::single("k", "v")],
         );
         let r = a.read_from(1);
         assert_eq!(r.parts, vec![Bytes::from_static(b"y")]);

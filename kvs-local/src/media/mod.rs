@@ -10,6 +10,7 @@ mod checkpoint;
 mod chunk_file;
 mod committer;
 mod fragment_id;
+pub mod fragment_tags;
 mod live;
 mod query;
 mod recovery;

@@ -26,7 +26,7 @@ pub struct FragmentMeta {
     pub cluster_timecode: i64,
     pub frame_count: i64,
     pub header_id: i64,
-    pub tags: Vec<(String, String)>,
+    pub tags: Vec<kvs_core::mkv::Tag>,
 }
 
 const COLUMNS: &str = "fragment_id, chunk_id, offset_bytes, length_bytes, producer_ts_ms, \
@@ -34,8 +34,7 @@ const COLUMNS: &str = "fragment_id, chunk_id, offset_bytes, length_bytes, produc
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<FragmentMeta> {
     let tags_json: String = r.get(10)?;
-    // Tags are written by us; an unreadable value only loses the metadata, not the fragment.
-    let tags: Vec<(String, String)> = serde_json::from_str(&tags_json).unwrap_or_default();
+    let tags = super::fragment_tags::from_json(&tags_json);
     Ok(FragmentMeta {
         id: FragmentId::from_raw(r.get(0)?),
         chunk_id: r.get(1)?,

@@ -133,7 +133,8 @@ pub struct PendingFragment {
     pub duration_ms: i64,
     pub cluster_timecode: i64,
     pub frame_count: i64,
-    pub tags: Vec<(String, String)>,
+    /// The producer's Tags, grouped as received.
+    pub tags: Vec<kvs_core::mkv::Tag>,
 }
 
 /// A persisted fragment read back: its row, its header and its Cluster children.

@@ -25,7 +25,7 @@ fn pending(
         duration_ms: 1000,
         cluster_timecode: ts,
         frame_count: 30,
-        tags: vec![("k".into(), format!("v{ts}"))],
+        tags: vec![kvs_core::mkv::Tag::single("k", format!("v{ts}"))],
     }
 }
 
@@ -86,7 +86,10 @@ async fn concurrent_streams_commit_and_read_back() {
             assert_eq!(&f.header.bytes[..], b"HEADER");
             assert_eq!(
                 row.tags,
-                vec![("k".to_owned(), format!("v{}", row.server_ts_ms))]
+                vec![kvs_core::mkv::Tag::single(
+                    "k",
+                    format!("v{}", row.server_ts_ms)
+                )]
             );
         }
     }

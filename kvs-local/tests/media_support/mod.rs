@@ -211,6 +211,8 @@ pub struct Parsed {
     pub blocks: usize,
     /// (name, value) of every SimpleTag, in order.
     pub tags: Vec<(String, String)>,
+    /// The same SimpleTags grouped by the Tag that holds them.
+    pub tag_groups: Vec<Vec<(String, String)>>,
 }
 
 pub fn parse_documents(data: &[u8]) -> Parsed {
@@ -226,8 +228,14 @@ pub fn parse_documents(data: &[u8]) -> Parsed {
                 MkvEvent::ClusterStart { .. } => p.clusters += 1,
                 MkvEvent::Block(_) => p.blocks += 1,
                 MkvEvent::Tags(tags) => {
-                    for st in tags.into_iter().flat_map(|t| t.simple_tags) {
-                        p.tags.push((st.name, st.value));
+                    for t in tags {
+                        let group: Vec<(String, String)> = t
+                            .simple_tags
+                            .into_iter()
+                            .map(|st| (st.name, st.value))
+                            .collect();
+                        p.tags.extend(group.iter().cloned());
+                        p.tag_groups.push(group);
                     }
                 }
                 _ => {}
@@ -313,6 +321,13 @@ impl Synth {
                 .tags(&[kvs_core::mkv::Tag::single(*n, *v)])
                 .expect("tags");
         }
+        self
+    }
+
+    /// One Tags element holding `tags` as given (e.g. a KVS event: one Tag, several
+    /// SimpleTags).
+    pub fn tag_elements(&mut self, tags: &[kvs_core::mkv::Tag]) -> &mut Self {
+        self.w.tags(tags).expect("tags");
         self
     }
 

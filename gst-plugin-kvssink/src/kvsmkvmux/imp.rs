@@ -45,7 +45,7 @@ pub const TRACK_WAIT: gst::ClockTime = gst::ClockTime::from_seconds(1);
 /// (devices and encoders can take seconds to start). A header without that track would be
 /// followed by a second one once it shows up, which readers of the stream cannot follow.
 /// Past this limit the stream goes on without the quiet track (and a warning names it).
-pub const STARTUP_WAIT: gst::ClockTime = gst::ClockTime::from_seconds(0);
+pub const STARTUP_WAIT: gst::ClockTime = gst::ClockTime::from_seconds(5);
 /// Frames held back during the start-up wait, all tracks together: bounds memory for
 /// sources with tiny buffers; reaching it ends the wait like [`STARTUP_WAIT`] does.
 const MAX_HELD_FRAMES: usize = 4096;
@@ -602,7 +602,11 @@ impl KvsMkvMux {
                 if t.pad.pop_buffer().is_none() {
                     break;
                 }
-                gst::log!(CAT, obj = t.pad, "holding a frame until every track started");
+                gst::log!(
+                    CAT,
+                    obj = t.pad,
+                    "holding a frame until every track started"
+                );
                 t.held.push_back((buffer, dts));
                 held += 1;
                 position = position.max(u64::try_from(dts).ok());
@@ -877,6 +881,17 @@ impl AggregatorImpl for KvsMkvMux {
             gst::info!(CAT, imp = self, "{} frame(s) dropped", st.dropped_frames);
         }
         Ok(())
+    }
+
+    fn flush(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // Frames held for the start-up wait belong to the data being flushed.
+        if let Some(st) = lock(&self.state).as_mut() {
+            for t in &mut st.tracks {
+                t.held.clear();
+            }
+            st.held_since_ns = None;
+        }
+        self.parent_flush()
     }
 
     fn next_time(&self) -> Option<gst::ClockTime> {

@@ -40,13 +40,7 @@ impl std::fmt::Debug for CredentialsConfig {
     }
 }
 
-/// Environment variables naming the control-plane endpoint, most specific first.
-/// `CONTROL_PLANE_URI` is what AWS's producer reads.
-pub const ENDPOINT_ENV_VARS: &[&str] = &[
-    "CONTROL_PLANE_URI",
-    "AWS_ENDPOINT_URL_KINESIS_VIDEO",
-    "AWS_ENDPOINT_URL",
-];
+pub use kvs_core::api::ENDPOINT_ENV_VARS;
 
 pub const DEFAULT_DEVICE_NAME: &str = "Kinesis_Video_Device";
 

@@ -8,13 +8,7 @@ use kvs_core::mkv::StreamHeader;
 
 use super::error::SourceError;
 
-/// Environment variables naming the control-plane endpoint, most specific first (the same
-/// list as kvssink; `CONTROL_PLANE_URI` is what AWS's producer reads).
-pub const ENDPOINT_ENV_VARS: &[&str] = &[
-    "CONTROL_PLANE_URI",
-    "AWS_ENDPOINT_URL_KINESIS_VIDEO",
-    "AWS_ENDPOINT_URL",
-];
+pub use kvs_core::api::ENDPOINT_ENV_VARS;
 
 /// Which stream to read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,3 +20,11 @@ pub use error::{ApiError, ERROR_TYPE_HEADER, ErrorKind, REQUEST_ID_HEADER, Remot
 pub use media::*;
 pub use stream::*;
 pub use tags::*;
+
+/// Environment variables naming the control-plane endpoint, most specific first. One list
+/// for producer and consumer; `CONTROL_PLANE_URI` is what AWS's producer reads.
+pub const ENDPOINT_ENV_VARS: &[&str] = &[
+    "CONTROL_PLANE_URI",
+    "AWS_ENDPOINT_URL_KINESIS_VIDEO",
+    "AWS_ENDPOINT_URL",
+];

@@ -220,6 +220,19 @@ async fn start_selectors() {
         "the fragment containing the producer timestamp"
     );
 
+    let mut rx = reader(
+        &store,
+        &stream,
+        StartAt::Timestamp(TimestampKind::Producer, producer_mid - 500),
+        64,
+    )
+    .await;
+    assert_eq!(
+        numbers(&parse_documents(&read_documents(&mut rx, 1).await)),
+        vec![acked[3].clone()],
+        "a fragment's exact producer start selects that fragment"
+    );
+
     let server_ts = rows[4].server_ts_ms;
     let mut rx = reader(
         &store,
@@ -228,12 +241,12 @@ async fn start_selectors() {
         64,
     )
     .await;
-    let first = numbers(&parse_documents(&read_documents(&mut rx, 1).await));
-    let pos = acked
-        .iter()
-        .position(|n| Some(n) == first.first())
-        .expect("served a known fragment");
-    assert!(rows[pos].server_ts_ms + rows[pos].duration_ms > server_ts);
+    assert_eq!(
+        numbers(&parse_documents(&read_documents(&mut rx, 1).await)),
+        vec![acked[4].clone()],
+        "a fragment's own server timestamp selects that fragment, even when ingest outran \
+         real time and server-time spans overlap"
+    );
 
     let mut rx = reader(&store, &stream, StartAt::Now, 64).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

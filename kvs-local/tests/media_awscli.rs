@@ -13,11 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use control_support::{ACCESS_KEY, AwsEnv, SECRET_KEY, venv_bin};
-use http_body_util::BodyExt;
-use kvs_core::putmedia::{Ack, AckEventType, AckParser};
-use kvs_local::dataplane::channel_body::ChannelBody;
+use kvs_core::putmedia::Ack;
 use kvs_local::{Config, Server, ServerHandle};
-use media_support::http::send;
+use media_support::http::put_capture;
 use media_support::*;
 use serde_json::Value;
 
@@ -102,62 +100,9 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Replays a recording as PutMedia with its recorded headers and chunking; returns the ACKs
-/// once every fragment is PERSISTED.
+/// Replays a recording as PutMedia; returns the ACKs once every fragment is PERSISTED.
 async fn put_media(base: &str, stream: &str, cap: &Capture) -> Vec<Ack> {
-    put_body(base, stream, cap, cap.buffering_timecodes.len()).await
-}
-
-/// PutMedia of `cap.body` (with `cap`'s headers); returns once `persisted` are PERSISTED.
-async fn put_body(base: &str, stream: &str, cap: &Capture, persisted: usize) -> Vec<Ack> {
-    let (tx, body) = ChannelBody::unbounded();
-    let req = hyper::Request::post("/putMedia")
-        .header("host", base.trim_start_matches("http://"))
-        .header("x-amzn-stream-name", stream)
-        .header("x-amzn-fragment-timecode-type", cap.timecode_type.as_str())
-        .header(
-            "x-amzn-producer-start-timestamp",
-            kvs_core::putmedia::ProducerStartTimestamp::from_millis(cap.producer_start_ms)
-                .to_header_string(),
-        )
-        .header("x-amzn-fragment-acknowledgment-required", "1")
-        .header("content-type", "application/json")
-        .body(body)
-        .expect("request");
-    let chunks = split(&cap.body, &cap.chunks);
-    let sender = tokio::spawn(async move {
-        for c in chunks {
-            if tx.send(c).is_err() {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-    });
-    let resp = send(base, req).await;
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
-    let mut parser = AckParser::new();
-    let mut acks: Vec<Ack> = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while acks
-        .iter()
-        .filter(|a| a.event_type == AckEventType::Persisted)
-        .count()
-        < persisted
-    {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("ACKs within 60 s")
-            .expect("ACK stream open")
-            .expect("ACK frame");
-        if let Ok(data) = frame.into_data() {
-            for ack in parser.push_and_drain(&data) {
-                acks.push(ack.expect("ACK parses"));
-            }
-        }
-    }
-    sender.abort();
-    acks
+    put_capture(base, stream, cap, cap.buffering_timecodes.len()).await
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
@@ -397,7 +342,7 @@ async fn cli_round_trip(name: &str) {
         producer_start_ms: last + 60_000,
         buffering_timecodes: Vec::new(),
     };
-    put_body(&base, &stream, &trailer, 1).await;
+    put_capture(&base, &stream, &trailer, 1).await;
     let out_get = dir.path().join("get.mkv");
 
     let ranged = tokio::task::spawn_blocking({

@@ -11,11 +11,9 @@ use std::time::Duration;
 use archived::error::ProvideErrorMetadata;
 use aws_sdk_kinesisvideoarchivedmedia as archived;
 use aws_sdk_kinesisvideomedia as media;
-use http_body_util::BodyExt;
-use kvs_core::putmedia::{Ack, AckEventType, AckParser, TimecodeType};
-use kvs_local::dataplane::channel_body::ChannelBody;
+use kvs_core::putmedia::{AckEventType, TimecodeType};
 use kvs_local::{Config, Server, ServerHandle};
-use media_support::http::{create_stream, send};
+use media_support::http::{create_stream, put_media_chunks};
 use media_support::*;
 
 async fn server(dir: &std::path::Path) -> ServerHandle {
@@ -48,63 +46,6 @@ fn archived_client(base: &str) -> archived::Client {
     archived::Client::from_conf(config)
 }
 
-/// PutMedia of `body` in `chunks`; returns every ACK once `persisted` PERSISTED arrived.
-async fn put_media(
-    base: &str,
-    stream: &str,
-    timecode_type: TimecodeType,
-    producer_start_ms: u64,
-    chunks: Vec<bytes::Bytes>,
-    persisted: usize,
-) -> Vec<Ack> {
-    let (tx, body) = ChannelBody::unbounded();
-    let req = hyper::Request::post("/putMedia")
-        .header("host", base.trim_start_matches("http://"))
-        .header("x-amzn-stream-name", stream)
-        .header("x-amzn-fragment-timecode-type", timecode_type.as_str())
-        .header(
-            "x-amzn-producer-start-timestamp",
-            kvs_core::putmedia::ProducerStartTimestamp::from_millis(producer_start_ms)
-                .to_header_string(),
-        )
-        .header("x-amzn-fragment-acknowledgment-required", "1")
-        .body(body)
-        .expect("request");
-    let sender = tokio::spawn(async move {
-        for c in chunks {
-            if tx.send(c).is_err() {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-    });
-    let resp = send(base, req).await;
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
-    let mut parser = AckParser::new();
-    let mut acks: Vec<Ack> = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while acks
-        .iter()
-        .filter(|a| a.event_type == AckEventType::Persisted)
-        .count()
-        < persisted
-    {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("ACKs within 60 s")
-            .expect("ACK stream open")
-            .expect("ACK frame");
-        if let Ok(data) = frame.into_data() {
-            for ack in parser.push_and_drain(&data) {
-                acks.push(ack.expect("ACK parses"));
-            }
-        }
-    }
-    sender.abort();
-    acks
-}
-
 fn token_count(data: &[u8]) -> usize {
     let needle = kvs_core::getmedia::TAG_CONTINUATION_TOKEN.as_bytes();
     data.windows(needle.len()).filter(|w| *w == needle).count()
@@ -134,7 +75,7 @@ async fn sdk_round_trip(name: &str) {
     let cap = capture(name);
     let n = cap.buffering_timecodes.len();
     assert!(n >= 4, "{name}: enough fragments for pages and ranges");
-    let acks = put_media(
+    let acks = put_media_chunks(
         &base,
         &stream,
         cap.timecode_type,
@@ -432,7 +373,7 @@ async fn persisted_acks_come_in_fragment_order() {
         let base = base.clone();
         sessions.push(tokio::spawn(async move {
             let chunks = vec![bytes::Bytes::from(body)];
-            put_media(
+            put_media_chunks(
                 &base,
                 &stream,
                 TimecodeType::Absolute,

@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use kvs_core::putmedia::{Ack, AckEventType, AckParser};
 use kvs_local::dataplane::channel_body::ChannelBody;
 use kvs_local::{Config, Server, ServerHandle};
-use media_support::http::{create_stream, post_json, post_json_streaming, send};
+use media_support::http::{create_stream, post_json, post_json_streaming, put_capture, send};
 use media_support::*;
 use serde_json::json;
 
@@ -22,61 +22,6 @@ async fn server(dir: &std::path::Path) -> ServerHandle {
     Server::start(config).await.expect("server starts")
 }
 
-/// Streams `chunks` as a PutMedia body and returns every ACK once `persisted` PERSISTED
-/// ACKs arrived (the body is ended after the last chunk).
-async fn put_media(base: &str, stream: &str, cap: &Capture, persisted: usize) -> Vec<Ack> {
-    let (tx, body) = ChannelBody::unbounded();
-    let req = hyper::Request::post("/putMedia")
-        .header("host", base.trim_start_matches("http://"))
-        .header("x-amzn-stream-name", stream)
-        .header("x-amzn-fragment-timecode-type", cap.timecode_type.as_str())
-        .header(
-            "x-amzn-producer-start-timestamp",
-            kvs_core::putmedia::ProducerStartTimestamp::from_millis(cap.producer_start_ms)
-                .to_header_string(),
-        )
-        .header("x-amzn-fragment-acknowledgment-required", "1")
-        .header("content-type", "application/json")
-        .body(body)
-        .expect("request");
-    let chunks = split(&cap.body, &cap.chunks);
-    let sender = tokio::spawn(async move {
-        for c in chunks {
-            if tx.send(c).is_err() {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-        // The body ends here; PERSISTED ACKs of the last fragments still follow.
-    });
-    let resp = send(base, req).await;
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
-    let mut parser = AckParser::new();
-    let mut acks = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while acks
-        .iter()
-        .filter(|a: &&Ack| a.event_type == AckEventType::Persisted)
-        .count()
-        < persisted
-    {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("ACKs within 60 s")
-            .expect("ACK stream open")
-            .expect("ACK frame");
-        if let Ok(data) = frame.into_data() {
-            assert!(data.len() <= 1024, "each ACK write ≤ 1024 bytes");
-            for ack in parser.push_and_drain(&data) {
-                acks.push(ack.expect("ACK parses"));
-            }
-        }
-    }
-    sender.abort();
-    acks
-}
-
 async fn round_trip(name: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let srv = server(dir.path()).await;
@@ -84,7 +29,7 @@ async fn round_trip(name: &str) {
     let arn = create_stream(&base, "ref-test", 2).await;
     let cap = capture(name);
     let n = cap.buffering_timecodes.len();
-    let acks = put_media(&base, "ref-test", &cap, n).await;
+    let acks = put_capture(&base, "ref-test", &cap, n).await;
     let fragments = check_ack_sequence(&acks, true);
     assert_eq!(
         fragments.iter().map(|f| f.1).collect::<Vec<_>>(),

@@ -14,9 +14,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use kvs_core::putmedia::{Ack, AckEventType, AckParser};
 use kvs_local::dataplane::channel_body::ChannelBody;
-use media_support::http::{create_stream, post_json, send};
+use media_support::http::{create_stream, list_fragment_numbers, send};
 use media_support::{capture, split, synth_header};
-use serde_json::json;
 
 /// Kills the server when the test ends early; `terminate` takes the child out once it exited.
 struct ServerProcess {
@@ -241,23 +240,7 @@ async fn sigterm_mid_upload(upload: Upload) {
 
     let server = ServerProcess::start(dir.path()).await;
     let base = server.base_url.clone();
-    let now = kvs_local::media::now_ms() as f64 / 1000.0;
-    let (status, _, body) = post_json(
-        &base,
-        "/listFragments",
-        &json!({"StreamName": "inflight", "MaxResults": 1000, "FragmentSelector": {
-            "FragmentSelectorType": "SERVER_TIMESTAMP",
-            "TimestampRange": {"StartTimestamp": now - 3600.0, "EndTimestamp": now + 60.0}}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
-    let listed: Vec<String> = v["Fragments"]
-        .as_array()
-        .expect("Fragments")
-        .iter()
-        .filter_map(|f| f["FragmentNumber"].as_str().map(str::to_owned))
-        .collect();
+    let listed = list_fragment_numbers(&base, "inflight").await;
     for n in &received_before_signal {
         assert!(
             listed.contains(n),

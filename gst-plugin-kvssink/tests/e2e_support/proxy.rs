@@ -1,17 +1,30 @@
 // SPDX-License-Identifier: MPL-2.0
-//! A TCP proxy in front of kvs-local that cuts chosen PutMedia connections after a number of
-//! request bytes, as a network failure would: both directions close without a response end.
+//! A TCP proxy in front of kvs-local that cuts chosen PutMedia connections as a network
+//! failure would (both directions close without a response end): after a number of request
+//! bytes, or right before a chosen ACK reaches the producer, so that the service has a
+//! fragment whose acknowledgement is lost.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use kvs_core::putmedia::{Ack, AckParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// Where one PutMedia connection is cut.
+#[derive(Clone, Copy, Debug)]
+pub enum Cut {
+    /// After this many request bytes.
+    AfterRequestBytes(u64),
+    /// Just before the response carries its `nth` (1-based) ACK of this event type
+    /// (`"RECEIVED"`, `"PERSISTED"`): the ACK is lost, everything before it arrives.
+    BeforeAck { event: &'static str, nth: usize },
+}
+
 pub struct CutPlan {
-    /// For the n-th PutMedia connection (0-based), the request bytes after which it is cut.
-    pub cuts: Vec<(u64, u64)>,
+    /// For the n-th PutMedia connection (0-based), where it is cut.
+    pub cuts: Vec<(u64, Cut)>,
 }
 
 /// Counters the test reads afterwards.
@@ -19,6 +32,8 @@ pub struct CutPlan {
 pub struct ProxyStats {
     pub put_media_connections: AtomicU64,
     pub cuts_done: AtomicU64,
+    /// The ACKs `Cut::BeforeAck` kept from the producer.
+    pub lost_acks: Mutex<Vec<Ack>>,
 }
 
 /// Binds 127.0.0.1:0 now, so the address can be advertised before the server starts.
@@ -60,20 +75,38 @@ async fn forward(
     let mut first = vec![0u8; 64 * 1024];
     let n = client.read(&mut first).await?;
     first.truncate(n);
-    let limit = if first.starts_with(b"POST /putMedia") {
+    let cut = if first.starts_with(b"POST /putMedia") {
         let index = stats.put_media_connections.fetch_add(1, Ordering::SeqCst);
         plan.cuts
             .iter()
             .find(|(i, _)| *i == index)
-            .map(|(_, bytes)| *bytes)
+            .map(|(_, cut)| *cut)
     } else {
         None
     };
-    let Some(limit) = limit else {
-        server.write_all(&first).await?;
-        tokio::io::copy_bidirectional(&mut client, &mut server).await?;
-        return Ok(());
-    };
+    match cut {
+        None => {
+            server.write_all(&first).await?;
+            tokio::io::copy_bidirectional(&mut client, &mut server).await?;
+            Ok(())
+        }
+        Some(Cut::AfterRequestBytes(limit)) => {
+            cut_request(client, server, first, limit, stats).await
+        }
+        Some(Cut::BeforeAck { event, nth }) => {
+            server.write_all(&first).await?;
+            cut_before_ack(client, server, event, nth, stats).await
+        }
+    }
+}
+
+async fn cut_request(
+    client: TcpStream,
+    server: TcpStream,
+    first: Vec<u8>,
+    limit: u64,
+    stats: &ProxyStats,
+) -> std::io::Result<()> {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let down = tokio::spawn(async move { tokio::io::copy(&mut sr, &mut cw).await });
@@ -99,4 +132,60 @@ async fn forward(
     down.abort();
     stats.cuts_done.fetch_add(1, Ordering::SeqCst);
     Ok(())
+}
+
+async fn cut_before_ack(
+    client: TcpStream,
+    server: TcpStream,
+    event: &str,
+    nth: usize,
+    stats: &ProxyStats,
+) -> std::io::Result<()> {
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up = tokio::spawn(async move { tokio::io::copy(&mut cr, &mut sw).await });
+    // ACKs are JSON objects without spaces, one per line; a line is forwarded once complete.
+    let pattern = format!("\"EventType\":\"{event}\"");
+    let mut seen = 0usize;
+    let mut held: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = sr.read(&mut buf).await?;
+        if n == 0 {
+            up.abort();
+            return Ok(());
+        }
+        held.extend_from_slice(&buf[..n]);
+        let Some(complete) = held.iter().rposition(|b| *b == b'\n').map(|i| i + 1) else {
+            continue;
+        };
+        let mut from = 0;
+        while let Some(at) = find(&held[from..complete], pattern.as_bytes()).map(|i| i + from) {
+            seen += 1;
+            if seen == nth {
+                let start = held[..at].iter().rposition(|b| *b == b'{').unwrap_or(at);
+                cw.write_all(&held[..start]).await?;
+                let end = held[at..]
+                    .iter()
+                    .position(|b| *b == b'}')
+                    .map_or(held.len(), |i| at + i + 1);
+                let lost = AckParser::new()
+                    .push_and_drain(&held[start..end])
+                    .into_iter()
+                    .filter_map(Result::ok);
+                stats.lost_acks.lock().expect("stats lock").extend(lost);
+                // Dropping every half closes both sockets with the ACK unsent.
+                up.abort();
+                stats.cuts_done.fetch_add(1, Ordering::SeqCst);
+                return Ok(());
+            }
+            from = at + pattern.len();
+        }
+        cw.write_all(&held[..complete]).await?;
+        held.drain(..complete);
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }

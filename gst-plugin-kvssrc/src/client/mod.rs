@@ -9,7 +9,9 @@ pub mod config;
 pub mod error;
 mod runtime;
 pub mod session;
+pub mod stream_change;
 
 pub use config::{CredentialsConfig, ENDPOINT_ENV_VARS, SessionConfig, StartPosition, StreamId};
 pub use error::SourceError;
 pub use session::{Item, Session, SessionStatus};
+pub use stream_change::StreamChange;

@@ -23,6 +23,7 @@ use super::backoff::Backoff;
 use super::config::{SessionConfig, StartPosition, StreamId};
 use super::error::SourceError;
 use super::runtime::RUNTIME;
+use super::stream_change::StreamChange;
 
 /// Items queued between the session task and the streaming thread.
 const CHANNEL_DEPTH: usize = 32;
@@ -32,14 +33,17 @@ const EMPTY_RESPONSE_PAUSE: Duration = Duration::from_millis(500);
 /// What the session hands the element, in stream order.
 #[derive(Debug)]
 pub enum Item {
-    /// Matroska bytes; `new_stream` when they start with a header whose tracks differ from
-    /// the previous one's.
+    /// Matroska bytes. With `new_stream`, just a header that differs from the one before
+    /// (alone, so the element can act before any frame that follows it), saying how.
     Data {
         chunks: Vec<Bytes>,
-        new_stream: bool,
+        new_stream: Option<StreamChange>,
     },
     /// A fragment whose data has all been handed over.
     Fragment(FragmentInfo),
+    /// A fragment dropped as a re-sent copy of the one before (same producer start, same
+    /// tracks); nothing of it was handed over.
+    DuplicateSkipped(FragmentInfo),
     /// The connection was reopened (for logging).
     Reconnecting {
         reason: String,
@@ -76,7 +80,12 @@ pub struct Session {
 impl Session {
     pub fn start(cfg: SessionConfig) -> Session {
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-        let status = Arc::new(Mutex::new(SessionStatus::default()));
+        // A seek's session continues the output stream's header: a different one from it is
+        // a change.
+        let status = Arc::new(Mutex::new(SessionStatus {
+            output_header: cfg.continue_header.clone(),
+            ..SessionStatus::default()
+        }));
         let task = RUNTIME.spawn(run(
             cfg,
             Sink {
@@ -129,7 +138,6 @@ impl Sink {
     /// Sends everything the merger has ready, batching consecutive bytes.
     async fn flush(&self, merger: &mut GetMediaMerger) -> Result<(), StopReason> {
         let mut chunks = Vec::new();
-        let mut new_stream = false;
         while let Some(ev) = merger.next_event() {
             match ev {
                 ConsumerEvent::StreamHeader {
@@ -137,18 +145,30 @@ impl Sink {
                     first,
                     header,
                 } => {
-                    self.update(|s| s.output_header = Some(header));
-                    if !first {
-                        if !chunks.is_empty() {
-                            self.send(Item::Data {
-                                chunks: std::mem::take(&mut chunks),
-                                new_stream,
-                            })
-                            .await?;
-                        }
-                        new_stream = true;
+                    let mut previous = None;
+                    self.update(|s| previous = s.output_header.replace(header.clone()));
+                    if first {
+                        chunks.push(bytes);
+                        continue;
                     }
-                    chunks.push(bytes);
+                    if !chunks.is_empty() {
+                        self.send(Item::Data {
+                            chunks: std::mem::take(&mut chunks),
+                            new_stream: None,
+                        })
+                        .await?;
+                    }
+                    // Without a previous header (a seek's session continuing one it did not
+                    // see) nothing says the shape stayed: start afresh.
+                    let change = previous
+                        .map_or(StreamChange::Tracks, |p| StreamChange::between(&p, &header));
+                    // The header goes alone, so the element can act between the demuxer
+                    // reading the new tracks and the first frames of them.
+                    self.send(Item::Data {
+                        chunks: vec![bytes],
+                        new_stream: Some(change),
+                    })
+                    .await?;
                 }
                 ConsumerEvent::Media { bytes, pts_ns } => {
                     if let Some(pts) = pts_ns
@@ -162,15 +182,17 @@ impl Sink {
                     if !chunks.is_empty() {
                         self.send(Item::Data {
                             chunks: std::mem::take(&mut chunks),
-                            new_stream,
+                            new_stream: None,
                         })
                         .await?;
-                        new_stream = false;
                     }
                     self.update(|s| {
                         s.millis_behind_now = info.millis_behind_now.or(s.millis_behind_now);
                     });
                     self.send(Item::Fragment(info)).await?;
+                }
+                ConsumerEvent::DuplicateSkipped(info) => {
+                    self.send(Item::DuplicateSkipped(info)).await?;
                 }
                 ConsumerEvent::ServiceError(chunk) => {
                     return Err(StopReason::ServiceError(chunk.error_code, chunk.error_id));
@@ -178,7 +200,11 @@ impl Sink {
             }
         }
         if !chunks.is_empty() {
-            self.send(Item::Data { chunks, new_stream }).await?;
+            self.send(Item::Data {
+                chunks,
+                new_stream: None,
+            })
+            .await?;
         }
         let stats = merger.stats();
         let token = merger.continuation_token().map(str::to_owned);

@@ -29,6 +29,22 @@
  * Output timestamps: cluster timecodes are rewritten to the fragments' producer (or, with
  * `timestamp-type=server`, server) timestamps, so demuxed buffers carry epoch time.
  *
+ * Header changes: the repeated per-fragment headers are merged while tracks stay the same.
+ * New codec parameters (a new SPS, another resolution) go out as a fresh header that
+ * matroskademux reads in place: same pads, new caps. When the set of tracks changes (a
+ * producer adds audio, another codec), matroskademux cannot follow in place, so kvssrc resets
+ * the matroskademux it feeds (also inside decodebin/uridecodebin/playbin) and sends a new
+ * STREAM_START: the demuxer replaces its pads, and the pads it fed before get EOS once the new
+ * ones exist, so decodebin and playbin switch to the new tracks like a chained stream. An
+ * application linking matroskademux's pads itself must handle `pad-added` (and should remove
+ * what it linked to a removed pad). The new pads carry an offset so running time goes on
+ * where the old ones stopped.
+ *
+ * Re-sent fragments: a fragment with the same producer start time and the same tracks as the
+ * one before it is a producer's re-send of a fragment whose ACK it lost (the service stores
+ * both); kvssrc plays the first copy only and counts the others in `stats`
+ * (`duplicates-skipped`).
+ *
  * URI: `kvs://STREAM?region=R&start=S&end=E&endpoint=URL&timestamp-type=producer|server`
  * (all query keys optional; `arn=` may replace STREAM). `start` is `now`, `earliest`,
  * `fragment:NUMBER` (after that fragment), `token:TOKEN`, `producer:TIME`, `server:TIME` or a

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod local;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -325,4 +327,172 @@ pub fn run_pipeline(src: &str, tail: &str, frames: Option<usize>, deadline: Dura
     }
     pipeline.set_state(gst::State::Null).expect("NULL");
     out
+}
+
+/// What a pipeline with dynamic pads produced, per demuxed (or decoded) stream kind.
+#[derive(Debug, Default, Clone)]
+pub struct Streams {
+    /// PTS of every buffer per kind ("video", "audio"), in arrival order.
+    pub pts: std::collections::BTreeMap<String, Vec<gst::ClockTime>>,
+    /// Running time of every buffer per kind, as the element after the pad sees it (its
+    /// segment, with any pad offset applied).
+    pub running: std::collections::BTreeMap<String, Vec<Option<gst::ClockTime>>>,
+    /// Durations of every buffer per kind.
+    pub durations: std::collections::BTreeMap<String, Vec<Option<gst::ClockTime>>>,
+    /// Names of the pads that appeared, in order.
+    pub pads: Vec<String>,
+    pub error: Option<String>,
+    pub eos: bool,
+    pub fragments: Vec<gst::Structure>,
+    pub stats: Option<gst::Structure>,
+}
+
+impl Streams {
+    pub fn count(&self, kind: &str) -> usize {
+        self.pts.get(kind).map_or(0, Vec::len)
+    }
+
+    pub fn total(&self) -> usize {
+        self.pts.values().map(Vec::len).sum()
+    }
+}
+
+fn pad_kind(pad: &gst::Pad) -> String {
+    let from_caps = pad
+        .current_caps()
+        .and_then(|c| c.structure(0).map(|s| s.name().to_string()));
+    let name = from_caps.unwrap_or_else(|| pad.name().to_string());
+    if name.starts_with("video") {
+        "video".into()
+    } else if name.starts_with("audio") {
+        "audio".into()
+    } else {
+        name
+    }
+}
+
+/// Runs `desc`, whose element named `demux` (matroskademux, decodebin, …) adds pads as it
+/// likes: every pad that appears is counted and drained into a fakesink. Ends at EOS on the
+/// bus, an error, once `until` says the streams are complete (then a short grace period
+/// catches extra buffers), or fails the test after `deadline`.
+pub fn run_dynamic(desc: &str, until: impl Fn(&Streams) -> bool, deadline: Duration) -> Streams {
+    let pipeline = gst::parse::launch(desc)
+        .unwrap_or_else(|e| panic!("cannot build {desc}: {e}"))
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let demux = pipeline.by_name("demux").expect("an element named demux");
+    let got = Arc::new(Mutex::new(Streams::default()));
+    let linked: Arc<Mutex<Vec<(gst::Pad, gst::Element)>>> = Arc::default();
+    let linked2 = linked.clone();
+    let weak_pipeline = pipeline.downgrade();
+    let got2 = got.clone();
+    demux.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak_pipeline.upgrade() else {
+            return;
+        };
+        got2.lock().unwrap().pads.push(pad.name().to_string());
+        let got = got2.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            if let Some(buffer) = info.buffer() {
+                let kind = pad_kind(pad);
+                let mut g = got.lock().unwrap();
+                if let Some(pts) = buffer.pts() {
+                    g.pts.entry(kind.clone()).or_default().push(pts);
+                    let running = pad
+                        .peer()
+                        .and_then(|p| p.sticky_event::<gst::event::Segment>(0))
+                        .and_then(|e| {
+                            e.segment()
+                                .downcast_ref::<gst::ClockTime>()
+                                .and_then(|s| s.to_running_time(pts))
+                        });
+                    g.running.entry(kind.clone()).or_default().push(running);
+                }
+                g.durations.entry(kind).or_default().push(buffer.duration());
+            }
+            gst::PadProbeReturn::Ok
+        });
+        let sink = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .property("async", false)
+            .build()
+            .expect("fakesink");
+        pipeline.add(&sink).expect("add fakesink");
+        sink.sync_state_with_parent().expect("fakesink state");
+        let sinkpad = sink.static_pad("sink").expect("fakesink pad");
+        pad.link(&sinkpad).expect("link the new pad");
+        linked2.lock().unwrap().push((pad.clone(), sink));
+    });
+    // A removed pad's sink would wait for an EOS that never comes: it goes with the pad, as
+    // in any application that handles dynamic pads.
+    let weak_pipeline = pipeline.downgrade();
+    let linked3 = linked.clone();
+    demux.connect_pad_removed(move |_, pad| {
+        let Some(pipeline) = weak_pipeline.upgrade() else {
+            return;
+        };
+        let mut linked = linked3.lock().unwrap();
+        if let Some(i) = linked.iter().position(|(p, _)| p == pad) {
+            let (_, sink) = linked.remove(i);
+            let _ = sink.set_state(gst::State::Null);
+            let _ = pipeline.remove(&sink);
+        }
+    });
+    let bus = pipeline.bus().expect("bus");
+    pipeline.set_state(gst::State::Playing).expect("PLAYING");
+    let end = Instant::now() + deadline;
+    let mut finished_at: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if let Some(t) = finished_at
+            && now >= t
+        {
+            break;
+        }
+        assert!(
+            now < end,
+            "{desc} did not finish in {deadline:?}: {:?}",
+            got.lock().unwrap()
+        );
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) else {
+            if finished_at.is_none() && until(&got.lock().unwrap()) {
+                finished_at = Some(Instant::now() + Duration::from_millis(500));
+            }
+            continue;
+        };
+        let mut g = got.lock().unwrap();
+        match msg.view() {
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure()
+                    && s.name() == "kvs-fragment"
+                {
+                    g.fragments.push(s.to_owned());
+                }
+            }
+            gst::MessageView::Error(e) => {
+                if g.error.is_none() {
+                    g.error = Some(format!(
+                        "{}: {} ({:?})",
+                        msg.src().map(|s| s.path_string()).unwrap_or_default(),
+                        e.error(),
+                        e.debug()
+                    ));
+                }
+                break;
+            }
+            gst::MessageView::Eos(_) => {
+                g.eos = true;
+                break;
+            }
+            _ => {}
+        }
+        if finished_at.is_none() && until(&g) {
+            finished_at = Some(Instant::now() + Duration::from_millis(500));
+        }
+    }
+    if let Some(src) = pipeline.by_name("src") {
+        got.lock().unwrap().stats = Some(src.property("stats"));
+    }
+    pipeline.set_state(gst::State::Null).expect("NULL");
+    got.lock().unwrap().clone()
 }

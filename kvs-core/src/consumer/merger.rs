@@ -44,6 +44,11 @@ pub enum ConsumerEvent {
     Fragment(FragmentInfo),
     /// The service sent an error chunk and will stop the session.
     ServiceError(ServiceErrorChunk),
+    /// A fragment with the same producer start timestamp and the same tracks as the fragment
+    /// before it was dropped whole: a producer re-sent a fragment whose ACK it lost, and the
+    /// service stored both (AWS's HLS likewise keeps one of equal-start duplicates). The
+    /// output continues after it, like after any fragment.
+    DuplicateSkipped(FragmentInfo),
 }
 
 /// Counters for the element's `stats`.
@@ -60,6 +65,9 @@ pub struct MergerStats {
     pub bytes_out: u64,
     pub service_errors: u64,
     pub connections: u64,
+    /// Fragments dropped as duplicates of the one before (see
+    /// [`ConsumerEvent::DuplicateSkipped`]).
+    pub duplicates_skipped: u64,
 }
 
 // GetMediaForFragmentList is documented with other spellings for the same tags.
@@ -98,6 +106,8 @@ struct Doc {
     end_ns: Option<u64>,
     reported: bool,
     error_reported: bool,
+    /// Decided at the first frame: whether this document repeats the previous fragment.
+    duplicate: Option<bool>,
 }
 
 impl Doc {
@@ -132,6 +142,8 @@ pub struct GetMediaMerger {
     interrupted: Option<(String, Option<u64>)>,
     last_token: Option<String>,
     last_fragment: Option<String>,
+    /// Producer timestamp of the last fragment written out, for spotting a re-sent one.
+    last_producer_ms: Option<u64>,
     stats: MergerStats,
 }
 
@@ -159,6 +171,7 @@ impl GetMediaMerger {
             interrupted: None,
             last_token: None,
             last_fragment: None,
+            last_producer_ms: None,
             stats: MergerStats {
                 connections: 1,
                 ..MergerStats::default()
@@ -382,6 +395,12 @@ impl GetMediaMerger {
     }
 
     fn on_block(&mut self, block: Block) -> Result<(), ConsumerError> {
+        if self.doc_is_duplicate() {
+            if let Some(doc) = self.doc.as_mut() {
+                doc.frames += 1;
+            }
+            return Ok(());
+        }
         self.ensure_header()?;
         let Some(doc) = self.doc.as_mut() else {
             return Ok(());
@@ -414,6 +433,26 @@ impl GetMediaMerger {
             self.emit_media(block.payload, None);
         }
         Ok(())
+    }
+
+    /// Whether the current document repeats the fragment written before it: the same producer
+    /// start timestamp and the same tracks. Decided once, at its first frame (the service's
+    /// tags come before the clusters).
+    fn doc_is_duplicate(&mut self) -> bool {
+        let Some(doc) = self.doc.as_ref() else {
+            return false;
+        };
+        if let Some(known) = doc.duplicate {
+            return known;
+        }
+        let tracks = doc.tracks.as_ref().or(self.last_tracks.as_ref());
+        let duplicate = doc.service.producer_timestamp_ms.is_some()
+            && doc.service.producer_timestamp_ms == self.last_producer_ms
+            && tracks.is_some_and(|t| self.out_header.as_ref().is_some_and(|h| &h.tracks == t));
+        if let Some(doc) = self.doc.as_mut() {
+            doc.duplicate = Some(duplicate);
+        }
+        duplicate
     }
 
     /// Settles the output header for the current document before its first frame goes out.
@@ -487,6 +526,7 @@ impl GetMediaMerger {
             return;
         }
         doc.reported = true;
+        let duplicate = doc.duplicate == Some(true);
         let info = FragmentInfo {
             fragment_number: doc.service.fragment_number.clone(),
             producer_timestamp_ms: doc.service.producer_timestamp_ms,
@@ -509,6 +549,14 @@ impl GetMediaMerger {
             self.last_fragment = Some(number.clone());
         }
         self.interrupted = None;
+        if duplicate {
+            self.stats.duplicates_skipped += 1;
+            self.events.push_back(ConsumerEvent::DuplicateSkipped(info));
+            return;
+        }
+        if info.producer_timestamp_ms.is_some() {
+            self.last_producer_ms = info.producer_timestamp_ms;
+        }
         self.stats.fragments += 1;
         self.events.push_back(ConsumerEvent::Fragment(info));
     }

@@ -14,6 +14,10 @@
 //! timestamp as epoch time (see [`TimestampSource`]); the offsets of frames inside a
 //! fragment are kept.
 //!
+//! A fragment with the same producer start timestamp and tracks as the one written before it
+//! is a producer's re-send whose ACK was lost (the service keeps both copies): it is dropped
+//! whole and reported as [`ConsumerEvent::DuplicateSkipped`].
+//!
 //! Resuming after a broken connection: [`GetMediaMerger::connection_lost`] remembers how far
 //! into an unfinished fragment the output got, [`GetMediaMerger::resume_point`] tells where to
 //! ask the service to start again, and frames of that fragment already written are dropped

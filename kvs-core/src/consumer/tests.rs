@@ -29,6 +29,7 @@ struct Run {
     /// Output time of each frame, in order.
     pts: Vec<u64>,
     errors: Vec<ServiceErrorChunk>,
+    skipped: Vec<FragmentInfo>,
 }
 
 impl Run {
@@ -49,6 +50,7 @@ impl Run {
                 }
                 ConsumerEvent::Fragment(f) => self.fragments.push(f),
                 ConsumerEvent::ServiceError(e) => self.errors.push(e),
+                ConsumerEvent::DuplicateSkipped(f) => self.skipped.push(f),
             }
         }
     }
@@ -325,6 +327,17 @@ fn resume_point_before_anything_is_the_original_selector() {
 }
 
 fn synthetic_doc(number: u32, cpd: &'static [u8], width: u32, frames: u64) -> Vec<u8> {
+    synthetic_doc_at(number, number, cpd, width, frames)
+}
+
+/// Fragment `number` starting `second` seconds after 1_700_000_000 (producer and server).
+fn synthetic_doc_at(
+    number: u32,
+    second: u32,
+    cpd: &'static [u8],
+    width: u32,
+    frames: u64,
+) -> Vec<u8> {
     let header = StreamHeader {
         info: Default::default(),
         tracks: vec![TrackInfo {
@@ -343,7 +356,7 @@ fn synthetic_doc(number: u32, cpd: &'static [u8], width: u32, frames: u64) -> Ve
     let fragment = format!("{number:047}");
     let mut w = MkvWriter::new();
     w.stream_header(&header).unwrap();
-    let ts = format!("{}.000", 1_700_000_000 + u64::from(number));
+    let ts = format!("{}.000", 1_700_000_000 + u64::from(second));
     w.tags(&[Tag {
         simple_tags: vec![
             crate::mkv::SimpleTag::new(TAG_FRAGMENT_NUMBER, fragment.clone()),
@@ -541,4 +554,79 @@ fn continued_stream_adds_no_header_until_the_tracks_change() {
     let (docs, blocks, _) = structure(&whole);
     assert_eq!((docs, blocks), (2, 10));
     assert_eq!(m.stats().headers_merged, 1);
+}
+
+const CPD_A: &[u8] = b"\x01\x64\x00\x1f";
+const CPD_B: &[u8] = b"\x01\x4d\x00\x28";
+
+fn numbers(fragments: &[FragmentInfo]) -> Vec<u32> {
+    fragments
+        .iter()
+        .filter_map(|f| f.fragment_number.as_deref()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn resent_fragment_with_the_same_start_and_tracks_is_skipped() {
+    for rule in [CompletionRule::TrailingTags, CompletionRule::DocumentEnd] {
+        let mut data = synthetic_doc_at(1, 1, CPD_A, 640, 5);
+        data.extend(synthetic_doc_at(2, 2, CPD_A, 640, 5));
+        // Fragment 3 is fragment 2 again: its ACK was lost and the producer re-sent it.
+        data.extend(synthetic_doc_at(3, 2, CPD_A, 640, 5));
+        data.extend(synthetic_doc_at(4, 3, CPD_A, 640, 5));
+        let run = merge(&data, 11, rule);
+        assert_eq!(numbers(&run.fragments), [1, 2, 4], "{rule:?}");
+        assert_eq!(numbers(&run.skipped), [3], "{rule:?}");
+        assert_eq!(
+            run.skipped[0].frames, 5,
+            "its frames were seen, not written"
+        );
+        assert_eq!(
+            run.pts.len(),
+            15,
+            "{rule:?}: fragment 3's frames are not in the output"
+        );
+        let mut sorted = run.pts.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, run.pts, "{rule:?}: no PTS repeated or out of order");
+        let (docs, blocks, _) = structure(&run.output);
+        assert_eq!((docs, blocks), (1, 15), "{rule:?}");
+    }
+}
+
+#[test]
+fn skipped_duplicate_is_counted_and_resumed_after() {
+    let mut m = GetMediaMerger::new(TimestampSource::Producer, CompletionRule::TrailingTags);
+    let mut run = Run::default();
+    let mut data = synthetic_doc_at(1, 1, CPD_A, 640, 5);
+    data.extend(synthetic_doc_at(2, 1, CPD_A, 640, 5));
+    feed(&mut m, &mut run, &data, 7);
+    assert_eq!(m.stats().duplicates_skipped, 1);
+    assert_eq!(m.stats().fragments, 1);
+    assert_eq!(m.stats().frames, 5);
+    assert_eq!(
+        m.resume_point(),
+        ResumePoint::ContinuationToken(format!("{:047}", 2)),
+        "a reconnection continues after the skipped fragment, not with it"
+    );
+}
+
+#[test]
+fn equal_start_with_other_tracks_or_not_consecutive_is_kept() {
+    // New codec private data at the same start: a real change, not a re-send.
+    let mut data = synthetic_doc_at(1, 1, CPD_A, 640, 5);
+    data.extend(synthetic_doc_at(2, 1, CPD_B, 1280, 5));
+    let run = merge(&data, 5, CompletionRule::TrailingTags);
+    assert_eq!(numbers(&run.fragments), [1, 2]);
+    assert!(run.skipped.is_empty());
+    assert_eq!(run.headers.len(), 2);
+
+    // Only the fragment right before counts.
+    let mut data = synthetic_doc_at(1, 1, CPD_A, 640, 5);
+    data.extend(synthetic_doc_at(2, 2, CPD_A, 640, 5));
+    data.extend(synthetic_doc_at(3, 1, CPD_A, 640, 5));
+    let run = merge(&data, 6, CompletionRule::TrailingTags);
+    assert_eq!(numbers(&run.fragments), [1, 2, 3]);
+    assert!(run.skipped.is_empty());
 }

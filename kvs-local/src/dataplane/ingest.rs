@@ -6,6 +6,11 @@
 //! complete, PERSISTED once the store made it durable (retention > 0 only). Any rule
 //! violation sends one ERROR ACK and ends the session, as the service does. The body is
 //! parsed incrementally; only the current fragment (≤ the size limit) is held in memory.
+//!
+//! A fragment that starts at the producer timestamp of one the stream already holds may be a
+//! copy re-sent after a lost ACK (see `dedup`): it is held back from live readers until it
+//! is complete and compared, and an identical copy is acknowledged with the first copy's
+//! number instead of being stored twice. Fragments with a new timestamp are not delayed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,9 +25,12 @@ use kvs_core::putmedia::{Ack, AckErrorId, TimecodeType};
 use kvs_core::tags::limits::{MAX_NAME_LEN, MAX_TAGS_PER_FRAGMENT, MAX_VALUE_LEN};
 use kvs_core::tags::names::{END_OF_FRAGMENT, RESERVED_PREFIX};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 
+use super::dedup::{DupCheck, Incoming, Original, Repeat};
 use crate::media::{
-    FragmentId, Header, LiveEnd, LiveFragment, MediaStore, PendingFragment, StreamMedia, now_ms,
+    Durability, FragmentId, Header, LiveEnd, LiveFragment, MediaError, MediaStore, PendingFragment,
+    StreamMedia, now_ms,
 };
 
 pub const ERR_FRAGMENT_TOO_LARGE: AckErrorId = AckErrorId(4001);
@@ -81,12 +89,16 @@ pub struct IngestParams {
 pub struct IngestOutcome {
     /// Fragments that reached RECEIVED.
     pub fragments: u64,
+    /// Of those, copies of a fragment the stream already held, acknowledged with its number
+    /// and not stored again.
+    pub deduplicated: u64,
     pub error: Option<u32>,
     pub taken_over: bool,
 }
 
 struct TrackSet {
     header: Arc<Header>,
+    tracks: Vec<TrackInfo>,
     track_numbers: Vec<u64>,
     timecode_scale_ns: u64,
 }
@@ -110,6 +122,9 @@ struct OpenFragment {
     tracks_seen: Vec<u64>,
     tags: Vec<Tag>,
     ended: bool,
+    /// Earlier fragments this one may repeat. While set, the fragment is held back: not in
+    /// the live ring, no BUFFERING sent (it would carry a number that may not be final).
+    dup: Option<DupCheck>,
 }
 
 impl OpenFragment {
@@ -350,11 +365,13 @@ impl<'a> Ingest<'a> {
         };
         let track_numbers = tracks.iter().map(|t| t.number).collect();
         let mut out = BytesMut::with_capacity(1024);
-        write_stream_header(&StreamHeader { info, tracks }, &mut out)
+        let stream_header = StreamHeader { info, tracks };
+        write_stream_header(&stream_header, &mut out)
             .map_err(|e| fail(ERR_INVALID_MKV, format!("unusable stream header: {e}")))?;
         let header = self.store.intern_header(out.freeze(), timecode_scale_ns);
         self.tracks = Some(TrackSet {
             header,
+            tracks: stream_header.tracks,
             track_numbers,
             timecode_scale_ns,
         });
@@ -405,6 +422,7 @@ impl<'a> Ingest<'a> {
             .next_fragment_id(self.stream)
             .await
             .map_err(|e| fail(ERR_INTERNAL, format!("numbering fragment: {e}")))?;
+        let dup = self.find_duplicates(producer_ts_ms).await;
         let server_ts_ms = now_ms();
         let live = Arc::new(LiveFragment::new(
             id,
@@ -413,17 +431,11 @@ impl<'a> Ingest<'a> {
             i64::try_from(timecode).unwrap_or(i64::MAX),
             header.clone(),
         ));
-        let retention_zero = self.stream.retention_hours() == 0;
-        self.stream
-            .live()
-            .start(live.clone(), retention_zero, server_ts_ms);
         let mut start = BytesMut::with_capacity(kvs_core::mkv::writer::CLUSTER_START_LEN);
         write_cluster_start(timecode, &mut start);
         let start = start.freeze();
-        self.stream.live().push_part(&live, start.clone());
         let number = id.to_number();
-        self.ack(Ack::buffering(timecode, &number));
-        self.current = Some(OpenFragment {
+        let fragment = OpenFragment {
             id,
             number,
             cluster_timecode: timecode,
@@ -440,8 +452,35 @@ impl<'a> Ingest<'a> {
             tracks_seen: Vec::new(),
             tags: std::mem::take(&mut self.pending_tags),
             ended: false,
-        });
+            dup,
+        };
+        if fragment.dup.is_none() {
+            publish(self.stream, &self.acks, &fragment);
+        }
+        self.current = Some(fragment);
         Ok(())
+    }
+
+    /// Earlier fragments starting at `producer_ts_ms` that this one may repeat. A lookup
+    /// failure only costs the de-duplication: the fragment is then stored as new.
+    async fn find_duplicates(&self, producer_ts_ms: i64) -> Option<DupCheck> {
+        if !self.stream.may_hold_producer_ts(producer_ts_ms) {
+            return None;
+        }
+        let tracks = self.tracks.as_ref()?;
+        let incoming = Incoming {
+            producer_ts_ms,
+            header: &tracks.header,
+            tracks: &tracks.tracks,
+            retention_zero: self.stream.retention_hours() == 0,
+        };
+        match DupCheck::find(self.store, self.stream, incoming).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(stream = %self.stream.arn, error = %e, "duplicate lookup failed");
+                None
+            }
+        }
     }
 
     fn on_block(&mut self, block: Block) -> Step {
@@ -493,6 +532,15 @@ impl<'a> Ingest<'a> {
         }
         // The payload stays a slice of the received body: no copy per frame.
         let parts = [Bytes::copy_from_slice(hdr.as_bytes()), block.payload];
+        let held = match f.dup.as_mut() {
+            Some(check) => {
+                for p in &parts {
+                    check.feed(p);
+                }
+                !check.is_empty()
+            }
+            None => false,
+        };
         f.bytes += len;
         f.frames += 1;
         f.max_rel_timecode = f.max_rel_timecode.max(rel);
@@ -502,8 +550,17 @@ impl<'a> Ingest<'a> {
         if !f.distinct_offsets.contains(&rel) {
             f.distinct_offsets.push(rel);
         }
-        self.stream.live().push_parts(&f.live, &parts);
-        f.parts.extend(parts);
+        if f.dup.is_none() {
+            self.stream.live().push_parts(&f.live, &parts);
+            f.parts.extend(parts);
+        } else {
+            f.parts.extend(parts);
+            if !held {
+                // It differs from every candidate: a new fragment, live from here on.
+                f.dup = None;
+                publish(self.stream, &self.acks, f);
+            }
+        }
         Ok(())
     }
 
@@ -584,47 +641,109 @@ impl<'a> Ingest<'a> {
                 format!("track {missing} has no frame in the fragment"),
             ));
         }
-        let Some(f) = self.current.take() else {
+        let Some(mut f) = self.current.take() else {
             return Ok(());
         };
         let duration_ms = f.duration_ms();
+        let retention_zero = self.stream.retention_hours() == 0;
+        self.stream.note_producer_ts(f.producer_ts_ms);
+        self.outcome.fragments += 1;
+        if let Some(check) = f.dup.take() {
+            if let Some(repeat) = check.finish(&f.tags, retention_zero) {
+                self.finish_repeat(f, repeat, duration_ms, retention_zero);
+                return Ok(());
+            }
+            publish(self.stream, &self.acks, &f);
+        }
         self.stream
             .live()
             .finish(&f.live, LiveEnd::Complete { duration_ms }, f.tags.clone());
         self.ack(Ack::received(f.cluster_timecode, &f.number));
-        self.outcome.fragments += 1;
-        if self.stream.retention_hours() == 0 {
+        if retention_zero {
             // Nothing is persisted without retention, and no PERSISTED ACK is sent.
+            f.live.set_durability(Durability::NotStored);
             return Ok(());
         }
-        let pending = PendingFragment {
-            stream: self.stream.clone(),
-            id: f.id,
-            header: f.header,
-            cluster: f.parts,
-            producer_ts_ms: f.producer_ts_ms,
-            server_ts_ms: f.server_ts_ms,
-            duration_ms,
-            cluster_timecode: i64::try_from(f.cluster_timecode).unwrap_or(i64::MAX),
-            frame_count: f.frames,
-            tags: f.tags,
+        let (timecode, number, live) = (f.cluster_timecode, f.number.clone(), f.live.clone());
+        // Queued now, so commits keep the fragments' order.
+        let persisted = self
+            .store
+            .persist(pending_fragment(self.stream, f, duration_ms));
+        self.spawn_persisted_ack(timecode, true, async move {
+            let result = persisted.await;
+            live.set_durability(if result.is_ok() {
+                Durability::Persisted
+            } else {
+                Durability::Failed
+            });
+            (number, result)
+        });
+        Ok(())
+    }
+
+    /// A complete fragment equal to one the stream holds: the usual ACKs, carrying the first
+    /// copy's number; nothing stored, nothing shown to live readers.
+    fn finish_repeat(
+        &mut self,
+        f: OpenFragment,
+        repeat: Repeat,
+        duration_ms: i64,
+        retention_zero: bool,
+    ) {
+        let number = repeat.id.to_number();
+        let timecode = f.cluster_timecode;
+        tracing::debug!(stream = %self.stream.arn, fragment = %number, timecode,
+            "re-sent fragment equals a stored one; not stored again");
+        self.ack(Ack::buffering(timecode, &number));
+        self.ack(Ack::received(timecode, &number));
+        self.outcome.deduplicated += 1;
+        if retention_zero {
+            return;
+        }
+        let first = match repeat.original {
+            Original::Live(first) if first.durability() != Durability::Persisted => first,
+            _ => {
+                self.spawn_persisted_ack(timecode, false, async move { (number, Ok(())) });
+                return;
+            }
         };
-        let persisted = self.store.persist(pending);
+        // The first copy is still on its way to the disk. Should that fail, this copy is
+        // stored under its own number, so the fragment is not lost.
+        let store = self.store.clone();
+        let own = pending_fragment(self.stream, f, duration_ms);
+        self.spawn_persisted_ack(timecode, true, async move {
+            if first.settled().await == Durability::Persisted {
+                return (number, Ok(()));
+            }
+            let own_number = own.id.to_number();
+            tracing::warn!(fragment = %number, replacement = %own_number,
+                "first copy of a re-sent fragment was not stored; storing the copy");
+            (own_number, store.persist(own).await)
+        });
+    }
+
+    /// Sends PERSISTED (or ERROR 5001) once `work` says how storing went; `work` yields the
+    /// fragment number the ACK names.
+    fn spawn_persisted_ack<W>(&mut self, timecode: u64, holds_disk: bool, work: W)
+    where
+        W: Future<Output = (String, Result<(), MediaError>)> + Send + 'static,
+    {
         let acks = self.acks.clone();
-        let (timecode, number) = (f.cluster_timecode, f.number);
         // Several fragments may complete in one body chunk, so this can exceed the limit
         // briefly; the read loop waits for permits before reading more.
-        let permit = self.inflight.clone().try_acquire_owned().ok();
+        let permit = holds_disk
+            .then(|| self.inflight.clone().try_acquire_owned().ok())
+            .flatten();
         // PERSISTED ACKs must leave in fragment order: AWS's producer SDK trims its buffer
         // up to the fragment a PERSISTED names, and consumers read them as a watermark. The
         // store may complete several fragments in one group commit and these tasks then run
         // in any order, so each one waits for its predecessor's ACK before sending its own.
         let previous = self.previous_persist_ack.take();
-        let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
+        let (sent_tx, sent_rx) = oneshot::channel();
         self.previous_persist_ack = Some(sent_rx);
         tokio::spawn(async move {
             let _permit = permit;
-            let result = persisted.await;
+            let (number, result) = work.await;
             if let Some(previous) = previous {
                 // An error only means the previous task is gone; nothing left to wait for.
                 let _ = previous.await;
@@ -640,7 +759,6 @@ impl<'a> Ingest<'a> {
             }
             let _ = sent_tx.send(());
         });
-        Ok(())
     }
 
     /// Ends the session without an ERROR ACK; an unfinished fragment is dropped.
@@ -661,6 +779,34 @@ impl<'a> Ingest<'a> {
         self.ack(Ack::error(timecode, number.as_deref(), id));
         self.outcome.error = Some(id.0);
         self.abort();
+    }
+}
+
+/// Shows a fragment to live readers (with everything received so far) and sends its
+/// BUFFERING ACK.
+fn publish(stream: &StreamMedia, acks: &UnboundedSender<Ack>, f: &OpenFragment) {
+    let live = stream.live();
+    live.start(f.live.clone(), stream.retention_hours() == 0, now_ms());
+    live.push_parts(&f.live, &f.parts);
+    let _ = acks.send(Ack::buffering(f.cluster_timecode, &f.number));
+}
+
+fn pending_fragment(
+    stream: &Arc<StreamMedia>,
+    f: OpenFragment,
+    duration_ms: i64,
+) -> PendingFragment {
+    PendingFragment {
+        stream: stream.clone(),
+        id: f.id,
+        header: f.header,
+        cluster: f.parts,
+        producer_ts_ms: f.producer_ts_ms,
+        server_ts_ms: f.server_ts_ms,
+        duration_ms,
+        cluster_timecode: i64::try_from(f.cluster_timecode).unwrap_or(i64::MAX),
+        frame_count: f.frames,
+        tags: f.tags,
     }
 }
 

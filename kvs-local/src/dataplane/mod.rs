@@ -6,6 +6,7 @@
 
 mod archive;
 pub mod channel_body;
+mod dedup;
 pub mod documents;
 mod get_media;
 pub mod ingest;

@@ -72,10 +72,16 @@ pub async fn resolve_start(
         }
         StartAt::Timestamp(kind, ts) => {
             let (st, s2) = (store.clone(), stream.clone());
-            if let Some(m) = blocking(move || st.fragment_at(&s2, kind, ts)).await? {
-                return Ok(before(m.id));
+            let stored = blocking(move || st.fragment_at(&s2, kind, ts)).await?;
+            let mut pick = TimestampPick::new(ts);
+            if let Some(m) = &stored {
+                let start = match kind {
+                    TimestampKind::Server => m.server_ts_ms,
+                    TimestampKind::Producer => m.producer_ts_ms,
+                };
+                pick.offer(m.id, start, m.duration_ms);
             }
-            // Not persisted (yet): look in the ring, else wait for what comes next.
+            // Fragments not persisted yet (or just persisted) are in the ring.
             let mut after = None;
             while let Some(f) = stream.live().next_after(after) {
                 let start = match kind {
@@ -86,13 +92,51 @@ pub async fn resolve_start(
                     Some(LiveEnd::Complete { duration_ms }) => duration_ms,
                     _ => i64::MAX / 4,
                 };
-                if start + dur > ts {
-                    return Ok(before(f.id));
-                }
+                pick.offer(f.id, start, dur);
                 after = Some(f.id);
             }
-            latest_known(store.clone(), stream.clone()).await
+            match pick.best() {
+                Some(id) => Ok(before(id)),
+                // Nothing at or after `ts` yet: wait for what comes next.
+                None => latest_known(store.clone(), stream.clone()).await,
+            }
         }
+    }
+}
+
+/// The fragment a timestamp selector names, among candidates from the store and the ring: the
+/// latest start at or before the time if it still covers it (fragments overlap by a few ms, so
+/// "the first one covering" would name the fragment before the one asked for by its start),
+/// else the earliest start after it.
+struct TimestampPick {
+    ts: i64,
+    covering: Option<(i64, FragmentId)>,
+    following: Option<(i64, FragmentId)>,
+}
+
+impl TimestampPick {
+    fn new(ts: i64) -> Self {
+        Self {
+            ts,
+            covering: None,
+            following: None,
+        }
+    }
+
+    fn offer(&mut self, id: FragmentId, start: i64, duration_ms: i64) {
+        if start <= self.ts {
+            if start.saturating_add(duration_ms) > self.ts
+                && self.covering.is_none_or(|best| (start, id) > best)
+            {
+                self.covering = Some((start, id));
+            }
+        } else if self.following.is_none_or(|best| (start, id) < best) {
+            self.following = Some((start, id));
+        }
+    }
+
+    fn best(&self) -> Option<FragmentId> {
+        self.covering.or(self.following).map(|(_, id)| id)
     }
 }
 
@@ -257,5 +301,43 @@ pub async fn send_fragment_list(
         if send_stored(&store, meta, &out).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod timestamp_pick_tests {
+    use super::*;
+
+    fn id(n: i64) -> FragmentId {
+        FragmentId::from_raw(n)
+    }
+
+    #[test]
+    fn exact_start_wins_over_an_overlapping_predecessor() {
+        let mut p = TimestampPick::new(2000);
+        p.offer(id(1), 1000, 1010);
+        p.offer(id(2), 2000, 1000);
+        p.offer(id(3), 3000, 1000);
+        assert_eq!(p.best(), Some(id(2)));
+    }
+
+    #[test]
+    fn a_gap_selects_the_next_start_and_nothing_means_wait() {
+        let mut p = TimestampPick::new(2500);
+        p.offer(id(3), 4000, 1000);
+        p.offer(id(1), 1000, 1000);
+        p.offer(id(2), 3000, 1000);
+        assert_eq!(p.best(), Some(id(2)));
+        let mut empty = TimestampPick::new(9000);
+        empty.offer(id(1), 1000, 1000);
+        assert_eq!(empty.best(), None);
+    }
+
+    #[test]
+    fn an_open_fragment_covers_everything_after_its_start() {
+        let mut p = TimestampPick::new(50_000);
+        p.offer(id(1), 1000, 1000);
+        p.offer(id(2), 2000, i64::MAX / 4);
+        assert_eq!(p.best(), Some(id(2)));
     }
 }

@@ -26,6 +26,20 @@ pub enum LiveEnd {
     Aborted,
 }
 
+/// Whether a completed fragment's bytes reached the store, as its ingest session learned it.
+/// A re-sent copy recognised as a duplicate of a live fragment waits on this before it may
+/// say PERSISTED with that fragment's number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Being received, or handed to the store and not yet durable.
+    Pending,
+    Persisted,
+    /// The store refused it (ERROR 5001 was sent): it exists nowhere but in RAM.
+    Failed,
+    /// Received on a retention-0 stream: never written.
+    NotStored,
+}
+
 /// What a reader gets from one poll of a live fragment.
 pub struct LiveRead {
     /// Cluster children (Timecode, SimpleBlocks, ...) appended since the reader's index.
@@ -52,6 +66,7 @@ pub struct LiveFragment {
     pub cluster_timecode: i64,
     pub header: Arc<Header>,
     state: Mutex<LiveState>,
+    durability: watch::Sender<Durability>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,6 +89,25 @@ impl LiveFragment {
             cluster_timecode,
             header,
             state: Mutex::new(LiveState::default()),
+            durability: watch::Sender::new(Durability::Pending),
+        }
+    }
+
+    pub fn set_durability(&self, d: Durability) {
+        self.durability.send_replace(d);
+    }
+
+    pub fn durability(&self) -> Durability {
+        *self.durability.borrow()
+    }
+
+    /// Waits until the store's answer is known (returns at once if it already is).
+    pub async fn settled(&self) -> Durability {
+        let mut rx = self.durability.subscribe();
+        match rx.wait_for(|d| *d != Durability::Pending).await {
+            Ok(d) => *d,
+            // Unreachable while `self` holds the sender; answer as if nothing was stored.
+            Err(_) => Durability::Failed,
         }
     }
 
@@ -216,6 +250,21 @@ impl LiveRing {
             .filter(|f| after.is_none_or(|a| f.id > a))
             .min_by_key(|f| f.id)
             .cloned()
+    }
+
+    /// Completed fragments in the ring that start at this producer timestamp, oldest first.
+    pub fn complete_at_producer_ts(&self, producer_ts_ms: i64) -> Vec<Arc<LiveFragment>> {
+        let ring = lock(&self.fragments);
+        let mut found: Vec<Arc<LiveFragment>> = ring
+            .iter()
+            .filter(|f| {
+                f.producer_ts_ms == producer_ts_ms
+                    && matches!(f.end(), Some(LiveEnd::Complete { .. }))
+            })
+            .cloned()
+            .collect();
+        found.sort_by_key(|f| f.id);
+        found
     }
 
     /// The newest fragment, finished or not.

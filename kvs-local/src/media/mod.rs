@@ -18,7 +18,7 @@ mod schema;
 mod store;
 
 pub use fragment_id::{FRAGMENT_NUMBER_LEN, FragmentId};
-pub use live::{LiveEnd, LiveFragment, LiveLimits, LiveRead, LiveRing};
+pub use live::{Durability, LiveEnd, LiveFragment, LiveLimits, LiveRead, LiveRing};
 pub use query::{FragmentMeta, TimestampKind};
 pub use store::{MediaOptions, MediaStore, PendingFragment, StoredFragment, StreamMedia};
 

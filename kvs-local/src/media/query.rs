@@ -117,7 +117,21 @@ fn ts_column(kind: TimestampKind) -> &'static str {
     }
 }
 
-/// The first fragment (in id order) that contains `ts_ms` or starts after it.
+fn ts_index(kind: TimestampKind) -> &'static str {
+    match kind {
+        TimestampKind::Server => "fragment_by_server_ts",
+        TimestampKind::Producer => "fragment_by_producer_ts",
+    }
+}
+
+/// The fragment GetMedia starts at for a timestamp selector: the one with the latest start at
+/// or before `ts_ms` if it still covers `ts_ms`, else the first one starting after it.
+///
+/// Fragments overlap (audio runs a few ms past the next key frame; fast uploads give
+/// overlapping server-time spans), so "the first fragment whose span contains ts" would pick
+/// the fragment *before* the one a caller names by its exact start. Both lookups are seeks in
+/// the timestamp index (`INDEXED BY`: without statistics SQLite may choose another index and
+/// scan).
 pub fn containing(
     c: &Connection,
     stream_id: i64,
@@ -126,14 +140,32 @@ pub fn containing(
     cutoff_ms: i64,
 ) -> Result<Option<FragmentMeta>, MediaError> {
     let col = ts_column(kind);
-    let sql = format!(
-        "SELECT {COLUMNS} FROM fragment WHERE stream_id = ?1 AND {col} + duration_ms > ?2 \
-         AND server_ts_ms >= ?3 ORDER BY fragment_id LIMIT 1"
+    let index = ts_index(kind);
+    let at_or_before = format!(
+        "SELECT {COLUMNS} FROM fragment INDEXED BY {index} WHERE stream_id = ?1 AND {col} <= ?2 \
+         AND server_ts_ms >= ?3 ORDER BY {col} DESC, fragment_id DESC LIMIT 1"
     );
-    Ok(
-        c.query_row(&sql, params![stream_id, ts_ms, cutoff_ms], from_row)
-            .optional()?,
-    )
+    let covering = c
+        .prepare_cached(&at_or_before)?
+        .query_row(params![stream_id, ts_ms, cutoff_ms], from_row)
+        .optional()?
+        .filter(|f| {
+            let start = match kind {
+                TimestampKind::Server => f.server_ts_ms,
+                TimestampKind::Producer => f.producer_ts_ms,
+            };
+            start.saturating_add(f.duration_ms) > ts_ms
+        });
+    if covering.is_some() {
+        return Ok(covering);
+    }
+    let after = format!(
+        "SELECT {COLUMNS} FROM fragment INDEXED BY {index} WHERE stream_id = ?1 AND {col} > ?2 \
+         AND server_ts_ms >= ?3 ORDER BY {col}, fragment_id LIMIT 1"
+    );
+    Ok(c.prepare_cached(&after)?
+        .query_row(params![stream_id, ts_ms, cutoff_ms], from_row)
+        .optional()?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -160,6 +192,38 @@ pub fn in_range(
             start_ms,
             end_ms,
             lower,
+            cutoff_ms,
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ],
+        from_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// `INDEXED BY`: without statistics SQLite prefers the server-timestamp index for the
+/// retention range, which scans every live fragment of the stream and sorts them.
+pub(super) fn at_producer_ts_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM fragment INDEXED BY fragment_by_producer_ts \
+         WHERE stream_id = ?1 AND producer_ts_ms = ?2 \
+         AND server_ts_ms >= ?3 ORDER BY fragment_id DESC LIMIT ?4"
+    )
+}
+
+/// Fragments starting exactly at `producer_ts_ms`, newest first (a seek in
+/// `fragment_by_producer_ts`).
+pub fn at_producer_ts(
+    c: &Connection,
+    stream_id: i64,
+    producer_ts_ms: i64,
+    cutoff_ms: i64,
+    limit: usize,
+) -> Result<Vec<FragmentMeta>, MediaError> {
+    let mut stmt = c.prepare_cached(&at_producer_ts_sql())?;
+    let rows = stmt.query_map(
+        params![
+            stream_id,
+            producer_ts_ms,
             cutoff_ms,
             i64::try_from(limit).unwrap_or(i64::MAX)
         ],

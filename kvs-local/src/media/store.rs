@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -60,6 +60,10 @@ pub struct StreamMedia {
     live: LiveRing,
     /// Bumped by every PutMedia that starts; the older one sees the change and stops.
     ingest_generation: watch::Sender<u64>,
+    /// The newest producer timestamp of any fragment completed on this stream (stored or
+    /// live). A fragment starting after it cannot repeat an earlier one, so ingest skips the
+    /// duplicate lookup for it: the common case costs one atomic load.
+    max_producer_ts_ms: AtomicI64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,6 +78,7 @@ impl StreamMedia {
         reserved: i64,
         retention_hours: u32,
         live: LiveLimits,
+        max_producer_ts_ms: Option<i64>,
     ) -> Self {
         Self {
             id,
@@ -83,7 +88,18 @@ impl StreamMedia {
             deleted: AtomicBool::new(false),
             live: LiveRing::new(live),
             ingest_generation: watch::Sender::new(0),
+            max_producer_ts_ms: AtomicI64::new(max_producer_ts_ms.unwrap_or(i64::MIN)),
         }
+    }
+
+    /// Records that a fragment starting at `ts_ms` completed.
+    pub fn note_producer_ts(&self, ts_ms: i64) {
+        self.max_producer_ts_ms.fetch_max(ts_ms, Ordering::AcqRel);
+    }
+
+    /// False when no fragment completed so far starts at `ts_ms` (true means "maybe").
+    pub fn may_hold_producer_ts(&self, ts_ms: i64) -> bool {
+        ts_ms <= self.max_producer_ts_ms.load(Ordering::Acquire)
     }
 
     pub fn live(&self) -> &LiveRing {
@@ -192,6 +208,12 @@ impl MediaStore {
                     .collect::<Result<_, _>>()?
             };
             for (id, arn, retention, reserved) in rows {
+                // Served by the (stream_id, producer_ts_ms) index: one seek per stream.
+                let max_producer_ts: Option<i64> = tx.query_row(
+                    "SELECT MAX(producer_ts_ms) FROM fragment WHERE stream_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?;
                 let new_reserved = reserved + RESERVE_BLOCK;
                 tx.execute(
                     "UPDATE stream SET reserved_seq = ?1 WHERE id = ?2",
@@ -204,6 +226,7 @@ impl MediaStore {
                     new_reserved,
                     u32::try_from(retention).unwrap_or(0),
                     options.live,
+                    max_producer_ts,
                 );
                 streams.insert(arn, Arc::new(sm));
             }
@@ -293,6 +316,8 @@ impl MediaStore {
                 reserved,
                 retention_hours,
                 self.options.live,
+                // New to the media store, so it holds no fragment yet.
+                None,
             ))
         });
         Ok(entry.clone())
@@ -474,6 +499,18 @@ impl MediaStore {
         self.with_reader(|c| {
             query::in_range(c, stream.id, kind, start_ms, end_ms, after, cutoff, limit)
         })
+    }
+
+    /// Persisted fragments starting at this producer timestamp, newest first, at most
+    /// `limit` (duplicate candidates for a re-sent fragment).
+    pub fn fragments_at_producer_ts(
+        &self,
+        stream: &StreamMedia,
+        producer_ts_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FragmentMeta>, MediaError> {
+        let cutoff = Self::cutoff(stream);
+        self.with_reader(|c| query::at_producer_ts(c, stream.id, producer_ts_ms, cutoff, limit))
     }
 
     /// One persisted fragment's row, if visible under the stream's retention.

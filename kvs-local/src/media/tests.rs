@@ -275,3 +275,107 @@ async fn one_group_commit_covers_fragments_of_many_streams() {
         assert_eq!(all(&store, s).len(), 1);
     }
 }
+
+#[tokio::test]
+async fn producer_timestamp_lookup_is_indexed_and_honours_retention_and_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = now_ms();
+    let old = now - 2 * 3_600_000;
+    {
+        let store = open(dir.path());
+        let s = store.ensure_stream("arn:p", 1).await.expect("stream");
+        assert!(!s.may_hold_producer_ts(old), "a new stream holds nothing");
+        put(&store, &s, old, b"old").await;
+        let a = put(&store, &s, now, b"a").await;
+        let b = put(&store, &s, now, b"b").await;
+        put(&store, &s, now + 1000, b"c").await;
+        let found = store.fragments_at_producer_ts(&s, now, 10).expect("lookup");
+        assert_eq!(
+            found.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![b, a],
+            "newest first, only that timestamp"
+        );
+        let limited = store.fragments_at_producer_ts(&s, now, 1).expect("lookup");
+        assert_eq!(limited.len(), 1);
+        assert!(
+            store
+                .fragments_at_producer_ts(&s, old, 10)
+                .expect("lookup")
+                .is_empty(),
+            "a fragment past retention is no candidate"
+        );
+        store.close();
+    }
+    let store = open(dir.path());
+    let s = store.stream("arn:p").expect("stream survives");
+    assert!(s.may_hold_producer_ts(now + 1000));
+    assert!(
+        !s.may_hold_producer_ts(now + 1001),
+        "newest timestamp read back at open"
+    );
+
+    let conn = schema::open_reader(&dir.path().join("media-index.db")).expect("reader");
+    let plan: Vec<String> = {
+        let sql = format!("EXPLAIN QUERY PLAN {}", query::at_producer_ts_sql());
+        let mut stmt = conn.prepare(&sql).expect("plan");
+        stmt.query_map(rusqlite::params![s.id, now, 0, 10], |r| {
+            r.get::<_, String>(3)
+        })
+        .expect("plan rows")
+        .collect::<Result<_, _>>()
+        .expect("plan text")
+    };
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("INDEX fragment_by_producer_ts (stream_id=? AND producer_ts_ms=?)")),
+        "the lookup seeks the producer-timestamp index: {plan:?}"
+    );
+    assert!(
+        !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+        "no sort step: {plan:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_timestamp_selects_the_latest_fragment_starting_at_or_before_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let s = store.ensure_stream("arn:sel", 24).await.expect("stream");
+    let now = now_ms();
+    // 1000 ms fragments that overlap by 100 ms (audio past the next key frame), then a gap.
+    let starts = [now, now + 900, now + 1800, now + 5000];
+    let mut ids = Vec::new();
+    for ts in starts {
+        ids.push(put(&store, &s, ts, b"frame").await);
+    }
+    for kind in [TimestampKind::Producer, TimestampKind::Server] {
+        let at = |ts: i64| {
+            store
+                .fragment_at(&s, kind, ts)
+                .expect("query")
+                .map(|f| f.id)
+        };
+        assert_eq!(
+            at(now + 900),
+            Some(ids[1]),
+            "{kind:?}: exact start names that fragment"
+        );
+        assert_eq!(at(now + 950), Some(ids[1]), "{kind:?}: inside the overlap");
+        assert_eq!(at(now + 899), Some(ids[0]), "{kind:?}: just before a start");
+        assert_eq!(
+            at(now + 3000),
+            Some(ids[3]),
+            "{kind:?}: in a gap, the next fragment"
+        );
+        assert_eq!(
+            at(now - 500),
+            Some(ids[0]),
+            "{kind:?}: before the stream, the first"
+        );
+        assert_eq!(
+            at(now + 6000),
+            None,
+            "{kind:?}: past the last fragment's end"
+        );
+    }
+}

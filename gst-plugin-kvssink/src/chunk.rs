@@ -36,6 +36,9 @@ pub enum Chunk {
     },
     /// A SimpleBlock header or a frame payload (sent as they come, never buffered whole).
     Data(Bytes),
+    /// Like `Data`, as a GStreamer buffer of one memory: kept by reference and written from
+    /// its own memory. Saves the allocation that wrapping each buffer in `Bytes` costs.
+    Buffer(gst::Buffer),
     /// The current fragment has no more bytes.
     FragmentEnd,
 }
@@ -45,6 +48,7 @@ impl Chunk {
     pub fn len(&self) -> usize {
         match self {
             Chunk::Header(b) | Chunk::FragmentStart { bytes: b, .. } | Chunk::Data(b) => b.len(),
+            Chunk::Buffer(b) => b.size(),
             Chunk::FragmentEnd => 0,
         }
     }
@@ -93,6 +97,12 @@ impl BufferRole {
             }
         }
     }
+}
+
+/// A buffer the uploader can keep by reference and write from its memory directly (one
+/// memory, readable); other buffers go through [`buffer_to_bytes`].
+pub fn is_directly_sendable(buffer: &gst::BufferRef) -> bool {
+    buffer.n_memory() == 1 && buffer.map_readable().is_ok()
 }
 
 /// The buffer's memory as `Bytes`, without copying: the mapping lives as long as the

@@ -3,9 +3,7 @@
 //! pipelines, calls `aggregate(timeout = true)` once its latency has passed, which is the
 //! bounded wait for a quiet track. The decisions themselves live in `kvs_core::producer`.
 
-use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use gst::glib;
@@ -13,18 +11,17 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use kvs_core::codec::CodecConfig;
-use kvs_core::codec::inband::VideoCodec;
-use kvs_core::mkv::{self, SegmentInfo, SimpleBlockHeader, StreamHeader, Tag};
+use kvs_core::mkv::{self, SimpleBlockHeader, Tag};
 use kvs_core::producer::{
-    FragmentConfig, FragmentPlanner, FrameIn, Pick, Placement, ProducerWarning, QuietTracker,
-    SkipReason, TimestampConfig, TimestampMapper, TimestampSource, TrackHead, pick_next,
+    FrameIn, Pick, Placement, ProducerWarning, SkipReason, TrackHead, pick_next,
 };
-use kvs_core::tags::{FieldValue, FragmentMetadataQueue, MetadataEvent, end_of_fragment_tag};
+use kvs_core::tags::{FieldValue, MetadataEvent, end_of_fragment_tag};
 
+use super::caps::{audio_caps, video_caps};
+use super::state::{Notice, Started, dts_clamp_warning, now_epoch_ns, signed_ns};
 use super::track::{self, TrackInput};
 use crate::chunk::BufferRole;
-use crate::fragmenter_settings::{self, AUDIO_TRACK_NAME, FragmenterSettings, StreamingType};
+use crate::fragmenter_settings::{self, FragmenterSettings};
 use crate::lock::lock;
 
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -52,237 +49,10 @@ const MAX_HELD_FRAMES: usize = 4096;
 /// One video and one audio pad at most (AWS's limit too).
 const MAX_TRACKS: usize = 2;
 
-struct Track {
-    pad: gst_base::AggregatorPad,
-    /// The pad's current segment, kept here so the per-frame path does not copy it.
-    segment: gst::FormattedSegment<gst::ClockTime>,
-    is_video: bool,
-    input: Option<TrackInput>,
-    config: Option<CodecConfig>,
-    /// Clamped decode times were already reported for the current segment: an
-    /// encoder crossing a segment change clamps several frames in a row, and one
-    /// warning says all there is to say.
-    dts_clamp_reported: bool,
-    /// Frames taken off the pad during the start-up wait, with their interleaving DTS;
-    /// they are consumed before the pad's own queue.
-    held: VecDeque<(gst::Buffer, i64)>,
-}
-
-struct Started {
-    settings: FragmenterSettings,
-    tracks: Vec<Track>,
-    mapper: TimestampMapper,
-    planner: FragmentPlanner,
-    metadata: FragmentMetadataQueue,
-    quiet: QuietTracker,
-    /// The track set or a codec configuration changed since the last header (or none
-    /// was written yet): the next fragment starts with a new header.
-    header_stale: bool,
-    fragment_open: bool,
-    segment_uid: [u8; 16],
-    caps_sent: bool,
-    /// Parameter-set-less key frames already complained about.
-    dropped_frames: u64,
-    /// Every track delivered its first frame (or ended), or the start-up wait ran out.
-    start_settled: bool,
-    /// DTS of the first frame held back during the start-up wait.
-    held_since_ns: Option<i64>,
-}
-
-/// The bus warning for decode times that went backwards on `pad`.
-fn dts_clamp_warning(pad: &str, by_ns: u64) -> String {
-    format!(
-        "{pad}: decode timestamps went backwards (by {:.3} ms) and were clamped to keep them \
-         increasing; later frames of this segment may be clamped too without another warning. \
-         Typical cause: an encoder with B-frames across a segment change (concat, a looping \
-         source); use x264enc bframes=0 (or a low-latency preset) or encode each input \
-         separately before concat",
-        by_ns as f64 / 1e6
-    )
-}
-
-/// Things to tell the application once the state lock is released.
-enum Notice {
-    Warning(String),
-    Info(String),
-}
-
 #[derive(Default)]
 pub struct KvsMkvMux {
     settings: Mutex<FragmenterSettings>,
     state: Mutex<Option<Started>>,
-}
-
-fn now_epoch_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn random_uid() -> [u8; 16] {
-    let mut uid = [0u8; 16];
-    rand::fill(&mut uid);
-    uid
-}
-
-fn signed_ns(v: gst::Signed<gst::ClockTime>) -> i64 {
-    match v {
-        gst::Signed::Positive(t) => i64::try_from(t.nseconds()).unwrap_or(i64::MAX),
-        gst::Signed::Negative(t) => -i64::try_from(t.nseconds()).unwrap_or(i64::MAX),
-    }
-}
-
-impl Started {
-    fn new(settings: FragmenterSettings) -> Self {
-        let source = if !settings.frame_timecodes {
-            TimestampSource::WallClock
-        } else if settings.use_original_pts {
-            TimestampSource::Original
-        } else if settings.streaming_type == StreamingType::Offline {
-            let epoch_ns = if settings.file_start_time_s == 0 {
-                now_epoch_ns()
-            } else {
-                settings.file_start_time_s.saturating_mul(1_000_000_000)
-            };
-            TimestampSource::FileStart { epoch_ns }
-        } else {
-            TimestampSource::Pipeline
-        };
-        let mapper = TimestampMapper::new(TimestampConfig {
-            source,
-            absolute: settings.absolute_fragment_times,
-        });
-        let planner = FragmentPlanner::new(Self::fragment_config(&settings, true));
-        Started {
-            settings,
-            tracks: Vec::new(),
-            mapper,
-            planner,
-            metadata: FragmentMetadataQueue::new(),
-            quiet: QuietTracker::default(),
-            header_stale: true,
-            fragment_open: false,
-            segment_uid: random_uid(),
-            caps_sent: false,
-            dropped_frames: 0,
-            start_settled: false,
-            held_since_ns: None,
-        }
-    }
-
-    fn fragment_config(settings: &FragmenterSettings, has_video: bool) -> FragmentConfig {
-        FragmentConfig {
-            key_frame_fragmentation: settings.key_frame_fragmentation,
-            fragment_duration_ns: u64::from(settings.fragment_duration_ms) * 1_000_000,
-            timecode_scale_ns: settings.timecode_scale_ns(),
-            has_video,
-        }
-    }
-
-    /// Picks up pads requested since the last call; video first so it gets track 1.
-    fn sync_tracks(&mut self, pads: &[gst::Pad]) {
-        let mut changed = false;
-        for pad in pads {
-            let Some(pad) = pad.downcast_ref::<gst_base::AggregatorPad>() else {
-                continue;
-            };
-            if self.tracks.iter().any(|t| &t.pad == pad) {
-                continue;
-            }
-            let is_video = pad.name().starts_with("video_");
-            let segment = pad
-                .segment()
-                .downcast::<gst::ClockTime>()
-                .unwrap_or_else(|_| gst::FormattedSegment::new());
-            self.tracks.push(Track {
-                pad: pad.clone(),
-                segment,
-                is_video,
-                input: None,
-                config: None,
-                dts_clamp_reported: false,
-                held: VecDeque::new(),
-            });
-            changed = true;
-        }
-        if changed {
-            self.tracks.sort_by_key(|t| !t.is_video);
-            let has_video = self.tracks.iter().any(|t| t.is_video);
-            self.planner = FragmentPlanner::new(Self::fragment_config(&self.settings, has_video));
-            self.header_stale = true;
-        }
-    }
-
-    fn track_index(&self, pad: &gst_base::AggregatorPad) -> Option<usize> {
-        self.tracks.iter().position(|t| &t.pad == pad)
-    }
-
-    fn set_config(&mut self, idx: usize, config: CodecConfig) -> Option<Notice> {
-        let track = self.tracks.get_mut(idx)?;
-        if track
-            .config
-            .as_ref()
-            .is_some_and(|c| c.codec_private == config.codec_private)
-        {
-            return None;
-        }
-        let notice = track.config.as_ref().map(|_| {
-            Notice::Info(format!(
-                "codec private data of {} changed; starting a new stream header at the next \
-                 key frame",
-                track.pad.name()
-            ))
-        });
-        track.config = Some(config);
-        self.header_stale = true;
-        // The next fragment must start with a key frame and the new header.
-        self.planner.reset();
-        notice
-    }
-
-    /// Track number as blocks refer to it: video 1 and audio 2 when both exist, else 1.
-    fn track_number(&self, idx: usize) -> u64 {
-        idx as u64 + 1
-    }
-
-    fn stream_header(&self) -> StreamHeader {
-        let tracks = self
-            .tracks
-            .iter()
-            .enumerate()
-            .filter_map(|(idx, t)| {
-                let cfg = t.config.as_ref()?;
-                let number = self.track_number(idx);
-                let name = if t.is_video {
-                    self.settings.track_name.as_str()
-                } else {
-                    AUDIO_TRACK_NAME
-                };
-                let mut info = cfg.track_info(number, number, Some(name));
-                if t.is_video
-                    && matches!(
-                        t.input,
-                        Some(TrackInput::Video {
-                            codec: VideoCodec::H264,
-                            ..
-                        })
-                    )
-                {
-                    info.codec_id.clone_from(&self.settings.codec_id);
-                }
-                Some(info)
-            })
-            .collect();
-        StreamHeader {
-            info: SegmentInfo {
-                segment_uid: Some(self.segment_uid),
-                timecode_scale: self.settings.timecode_scale_ns(),
-                ..SegmentInfo::default()
-            },
-            tracks,
-        }
-    }
 }
 
 fn bytes_buffer(bytes: BytesMut, role: BufferRole) -> gst::Buffer {
@@ -555,11 +325,10 @@ impl KvsMkvMux {
                 return Err(gst::FlowError::Error);
             }
         };
-        let mut block = gst::Buffer::from_slice(*header.as_bytes());
+        let block = st
+            .block_headers
+            .filled(header.as_bytes(), |b| BufferRole::Data.apply(b));
         let mut payload = payload;
-        if let Some(b) = block.get_mut() {
-            BufferRole::Data.apply(b);
-        }
         {
             let b = payload.make_mut();
             BufferRole::Data.apply(b);
@@ -805,51 +574,6 @@ impl ElementImpl for KvsMkvMux {
     }
 }
 
-pub(crate) fn video_caps() -> gst::Caps {
-    gst::Caps::builder_full()
-        .structure(
-            gst::Structure::builder("video/x-h264")
-                .field("stream-format", gst::List::new(["avc", "byte-stream"]))
-                .field("alignment", "au")
-                .build(),
-        )
-        .structure(
-            gst::Structure::builder("video/x-h265")
-                .field(
-                    "stream-format",
-                    gst::List::new(["hvc1", "hev1", "byte-stream"]),
-                )
-                .field("alignment", "au")
-                .build(),
-        )
-        .build()
-}
-
-pub(crate) fn audio_caps() -> gst::Caps {
-    gst::Caps::builder_full()
-        .structure(
-            gst::Structure::builder("audio/mpeg")
-                .field("mpegversion", gst::List::new([2i32, 4]))
-                .field("stream-format", "raw")
-                .field("channels", gst::IntRange::new(1i32, i32::MAX))
-                .field("rate", gst::IntRange::new(1i32, i32::MAX))
-                .build(),
-        )
-        .structure(
-            gst::Structure::builder("audio/x-alaw")
-                .field("channels", gst::IntRange::new(1i32, 2))
-                .field("rate", gst::IntRange::new(8000i32, 192_000))
-                .build(),
-        )
-        .structure(
-            gst::Structure::builder("audio/x-mulaw")
-                .field("channels", gst::IntRange::new(1i32, 2))
-                .field("rate", gst::IntRange::new(8000i32, 192_000))
-                .build(),
-        )
-        .build()
-}
-
 impl AggregatorImpl for KvsMkvMux {
     fn create_new_pad(
         &self,
@@ -978,7 +702,10 @@ impl AggregatorImpl for KvsMkvMux {
             let Some(st) = guard.as_mut() else {
                 return Err(gst::FlowError::Flushing);
             };
-            st.sync_tracks(&self.sink_pads());
+            // Listing the pads allocates; only a new pad changes the count.
+            if usize::from(self.obj().num_sink_pads()) != st.tracks.len() {
+                st.sync_tracks(&self.sink_pads());
+            }
             // At most one video and one audio track: no per-frame allocation for the heads.
             let mut all_heads = [TrackHead::default(); MAX_TRACKS];
             for (head, t) in all_heads.iter_mut().zip(&st.tracks) {

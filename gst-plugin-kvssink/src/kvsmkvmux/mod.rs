@@ -11,8 +11,11 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod caps;
 mod imp;
-pub(crate) use imp::{audio_caps, video_caps};
+mod small_buffers;
+mod state;
+pub(crate) use caps::{audio_caps, video_caps};
 pub mod track;
 
 glib::wrapper! {

@@ -59,6 +59,7 @@ impl KvsSink {
             .field("reconnects", up.reconnects)
             .field("buffered-fragments", up.buffered_fragments as u64)
             .field("buffered-bytes", up.buffered_bytes as u64)
+            .field("flow-control-waits", stats.flow_control_waits)
             .field(
                 "persist-latency-last-ms",
                 up.last_persist_latency_ms.unwrap_or_default(),
@@ -95,9 +96,14 @@ impl KvsSink {
         };
         gst::debug!(CAT, imp = self, "upload settings {:?}", settings);
         if let Some(sink) = self.upload_sink() {
+            let offline = self.mux().is_some_and(|m| {
+                m.property::<fragmenter_settings::StreamingType>("streaming-type")
+                    == fragmenter_settings::StreamingType::Offline
+            });
             sink.configure(UploadSetup {
                 config,
                 element: self.obj().upcast_ref::<gst::Element>().downgrade(),
+                offline,
             });
         }
         Ok(())

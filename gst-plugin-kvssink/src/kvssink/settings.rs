@@ -25,6 +25,7 @@ pub const DEFAULT_REPLAY_DURATION_S: u32 = 40;
 pub const DEFAULT_CONNECTION_STALENESS_S: u32 = 60;
 pub const DEFAULT_ROTATION_PERIOD_S: u32 = 3600;
 pub const DEFAULT_STORAGE_SIZE_MIB: u32 = 128;
+pub const DEFAULT_MAX_UNACKED_SIZE_MIB: u32 = 2;
 pub const DEFAULT_STOP_STREAM_TIMEOUT_S: u32 = 120;
 pub const DEFAULT_CONNECTION_TIMEOUT_S: u32 = 5;
 pub const DEFAULT_COMPLETION_TIMEOUT_S: u32 = 10;
@@ -56,6 +57,7 @@ pub struct Settings {
     pub rotation_period_s: u32,
     pub log_config: Option<String>,
     pub storage_size_mib: u32,
+    pub max_unacked_size_mib: u32,
     pub stop_stream_timeout_s: u32,
     pub connection_timeout_s: u32,
     pub completion_timeout_s: u32,
@@ -93,6 +95,7 @@ impl Default for Settings {
             rotation_period_s: DEFAULT_ROTATION_PERIOD_S,
             log_config: None,
             storage_size_mib: DEFAULT_STORAGE_SIZE_MIB,
+            max_unacked_size_mib: DEFAULT_MAX_UNACKED_SIZE_MIB,
             stop_stream_timeout_s: DEFAULT_STOP_STREAM_TIMEOUT_S,
             connection_timeout_s: DEFAULT_CONNECTION_TIMEOUT_S,
             completion_timeout_s: DEFAULT_COMPLETION_TIMEOUT_S,
@@ -184,6 +187,9 @@ impl Settings {
         c.fragment_acks = self.fragment_acks;
         c.buffer_duration = secs(self.buffer_duration_s);
         c.storage_size = u64::from(self.storage_size_mib) * 1024 * 1024;
+        // Whether it applies (non-live input or offline) is known only once data flows.
+        c.flow_control_window = (self.max_unacked_size_mib > 0)
+            .then(|| (u64::from(self.max_unacked_size_mib) * 1024 * 1024).min(c.storage_size));
         c.replay_duration = secs(self.replay_duration_s.min(self.buffer_duration_s));
         c.connection_staleness = secs(self.connection_staleness_s);
         c.connection_timeout = secs(self.connection_timeout_s);
@@ -224,6 +230,7 @@ impl Settings {
             "rotation-period" => self.rotation_period_s = u(value),
             "log-config" => self.log_config = s(value),
             "storage-size" => self.storage_size_mib = u(value),
+            "max-unacked-size" => self.max_unacked_size_mib = u(value),
             "stop-stream-timeout" => self.stop_stream_timeout_s = u(value),
             "connection-timeout" => self.connection_timeout_s = u(value),
             "completion-timeout" => self.completion_timeout_s = u(value),
@@ -264,6 +271,7 @@ impl Settings {
             "rotation-period" => self.rotation_period_s.to_value(),
             "log-config" => self.log_config.to_value(),
             "storage-size" => self.storage_size_mib.to_value(),
+            "max-unacked-size" => self.max_unacked_size_mib.to_value(),
             "stop-stream-timeout" => self.stop_stream_timeout_s.to_value(),
             "connection-timeout" => self.connection_timeout_s.to_value(),
             "completion-timeout" => self.completion_timeout_s.to_value(),
@@ -343,6 +351,7 @@ pub fn param_specs() -> Vec<glib::ParamSpec> {
         uint("buffer-duration", "Buffer duration", "Seconds of unacknowledged media kept for resending (oldest whole fragments are dropped beyond it, with a warning)", DEFAULT_BUFFER_DURATION_S),
         uint("replay-duration", "Replay duration", "Seconds: accepted for compatibility; after a reconnect everything not yet acknowledged is resent (at most buffer-duration)", DEFAULT_REPLAY_DURATION_S),
         uint("storage-size", "Storage size", "MiB of unacknowledged media kept in memory at most (allocated as used, not up front)", DEFAULT_STORAGE_SIZE_MIB),
+        uint("max-unacked-size", "Max unacknowledged size", "Flow control for non-live input (files) and streaming-type=offline: MiB of unacknowledged media after which kvssink waits for ACKs instead of taking more, so nothing is dropped and memory stays small; raise it for faster file uploads over high-latency links, 0 disables. Live real-time input never waits: the oldest fragments beyond storage-size/buffer-duration are dropped", DEFAULT_MAX_UNACKED_SIZE_MIB),
         uint("connection-staleness", "Connection staleness", "Seconds without an ACK while data is pending after which the connection is reopened (0: never)", DEFAULT_CONNECTION_STALENESS_S),
         uint("max-latency", "Max latency", "Seconds: accepted for compatibility, no effect (see buffer-duration)", DEFAULT_MAX_LATENCY_S),
         uint("stop-stream-timeout", "Stop stream timeout", "Seconds EOS waits for the last fragment to be acknowledged", DEFAULT_STOP_STREAM_TIMEOUT_S),

@@ -6,14 +6,15 @@
 use std::convert::Infallible;
 use std::future::Future as _;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::Buf as _;
 use hyper::body::{Body, Frame, SizeHint};
 
 use super::buffer::{Cursor, FragmentBuffer, Piece};
+use super::payload::BodyData;
 
 /// The body currently streaming, if any.
 #[derive(Debug)]
@@ -48,6 +49,9 @@ impl SharedState {
 #[derive(Debug)]
 pub(crate) struct Shared {
     state: Mutex<SharedState>,
+    /// Signalled when fragments leave the buffer or the upload closes: a producer held back
+    /// by flow control may go on.
+    room: Condvar,
 }
 
 impl Shared {
@@ -60,7 +64,24 @@ impl Shared {
                 last_write: None,
                 closed: false,
             }),
+            room: Condvar::new(),
         })
+    }
+
+    /// Waits at most `timeout` for [`notify_room`](Self::notify_room).
+    pub(crate) fn wait_room<'a>(
+        &'a self,
+        guard: MutexGuard<'a, SharedState>,
+        timeout: std::time::Duration,
+    ) -> MutexGuard<'a, SharedState> {
+        match self.room.wait_timeout(guard, timeout) {
+            Ok((guard, _)) => guard,
+            Err(p) => p.into_inner().0,
+        }
+    }
+
+    pub(crate) fn notify_room(&self) {
+        self.room.notify_all();
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, SharedState> {
@@ -103,13 +124,13 @@ pub(crate) fn accept(shared: &Shared, conn: u64) {
 }
 
 impl Body for PullBody {
-    type Data = Bytes;
+    type Data = BodyData;
     type Error = Infallible;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<BodyData>, Infallible>>> {
         let this = self.get_mut();
         let conn = this.conn;
         let mut guard = this.shared.lock();
@@ -129,7 +150,7 @@ impl Body for PullBody {
         }
         match state.buffer.next_piece(&mut active.cursor) {
             Piece::Data(bytes) => {
-                state.bytes_sent += bytes.len() as u64;
+                state.bytes_sent += bytes.remaining() as u64;
                 state.last_write = Some(Instant::now());
                 Poll::Ready(Some(Ok(Frame::data(bytes))))
             }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::payload::{BodyData, Payload};
+
 /// How far an acknowledgement has got, in the order the service sends them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum AckLevel {
@@ -35,7 +37,7 @@ struct Fragment {
     seq: u64,
     header_id: u64,
     timecode: u64,
-    parts: Vec<Bytes>,
+    parts: Vec<Payload>,
     len: usize,
     complete: bool,
     arrived: Instant,
@@ -64,7 +66,7 @@ pub(crate) struct Cursor {
 /// What a request body gets when it asks for more.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Piece {
-    Data(Bytes),
+    Data(BodyData),
     /// Nothing to send yet.
     Wait,
     /// This connection is done: end of stream, a new MKV header follows, or rotation.
@@ -106,7 +108,15 @@ pub(crate) struct FragmentBuffer {
     /// dropped while still arriving, or data came before any fragment).
     discarding: bool,
     eos: bool,
+    /// Emptied part lists of fragments that left, reused for new fragments so that the
+    /// steady state allocates nothing per frame.
+    spare_parts: Vec<Vec<Payload>>,
 }
+
+/// Part lists kept for reuse.
+const SPARE_PART_LISTS: usize = 4;
+/// Parts a new list has room for: a 1 s fragment at 30 fps (block header + payload each).
+const PARTS_PER_FRAGMENT: usize = 64;
 
 impl FragmentBuffer {
     pub(crate) fn new(max_bytes: u64, max_duration: Duration, trim: TrimAt) -> Self {
@@ -121,6 +131,7 @@ impl FragmentBuffer {
             trim,
             discarding: false,
             eos: false,
+            spare_parts: Vec::new(),
         }
     }
 
@@ -134,6 +145,12 @@ impl FragmentBuffer {
     pub(crate) fn set_eos(&mut self) {
         self.close_last();
         self.eos = true;
+    }
+
+    /// Flow control: over `window` bytes with a complete fragment still unconfirmed (the
+    /// open fragment alone never holds the producer back, whatever its size).
+    pub(crate) fn holds_back(&self, window: u64) -> bool {
+        self.bytes as u64 > window && self.fragments.iter().any(|f| f.complete)
     }
 
     /// Nothing left that the service has not confirmed (or, ACKs off, not been sent).
@@ -172,13 +189,15 @@ impl FragmentBuffer {
             });
         };
         self.discarding = false;
-        self.bytes += bytes.len();
+        let len = bytes.len();
+        self.bytes += len;
+        let parts = self.take_parts_vec(Payload::Bytes(bytes));
         self.fragments.push_back(Fragment {
             seq: self.next_seq,
             header_id,
             timecode,
-            len: bytes.len(),
-            parts: vec![bytes],
+            len,
+            parts,
             complete: false,
             arrived: now,
             ack: AckLevel::None,
@@ -191,15 +210,16 @@ impl FragmentBuffer {
     }
 
     /// Appends to the fragment being built. Returns what had to go to make room.
-    pub(crate) fn push_data(&mut self, bytes: Bytes, now: Instant) -> Option<Dropped> {
+    pub(crate) fn push_data(&mut self, part: impl Into<Payload>, now: Instant) -> Option<Dropped> {
         if self.discarding {
             return None;
         }
+        let part = part.into();
         match self.fragments.back_mut() {
             Some(f) if !f.complete => {
-                f.len += bytes.len();
-                self.bytes += bytes.len();
-                f.parts.push(bytes);
+                f.len += part.len();
+                self.bytes += part.len();
+                f.parts.push(part);
             }
             _ => {
                 // Data outside a fragment has no place in the stream.
@@ -264,9 +284,42 @@ impl FragmentBuffer {
     }
 
     fn remove_at(&mut self, idx: usize) -> Option<Fragment> {
-        let f = self.fragments.remove(idx)?;
+        let mut f = self.fragments.remove(idx)?;
         self.bytes = self.bytes.saturating_sub(f.len);
+        self.recycle(std::mem::take(&mut f.parts));
         Some(f)
+    }
+
+    /// Removes every fragment `gone` says is done with; true if any was.
+    fn remove_where(&mut self, gone: impl Fn(&Fragment) -> bool) -> bool {
+        let mut removed = false;
+        let mut idx = 0;
+        while let Some(f) = self.fragments.get(idx) {
+            if gone(f) {
+                self.remove_at(idx);
+                removed = true;
+            } else {
+                idx += 1;
+            }
+        }
+        removed
+    }
+
+    fn take_parts_vec(&mut self, first: Payload) -> Vec<Payload> {
+        let mut parts = self
+            .spare_parts
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(PARTS_PER_FRAGMENT));
+        parts.push(first);
+        parts
+    }
+
+    fn recycle(&mut self, mut parts: Vec<Payload>) {
+        // Releases the media now, keeps the room.
+        parts.clear();
+        if parts.capacity() > 0 && self.spare_parts.len() < SPARE_PART_LISTS {
+            self.spare_parts.push(parts);
+        }
     }
 
     /// Forget headers no fragment needs any more (the current one always stays).
@@ -312,7 +365,7 @@ impl FragmentBuffer {
                 return Piece::End;
             };
             cur.header_sent = true;
-            return Piece::Data(header.clone());
+            return Piece::Data(BodyData::Bytes(header.clone()));
         }
         loop {
             let Some(idx) = self.fragments.iter().position(|f| f.seq >= cur.seq) else {
@@ -348,7 +401,11 @@ impl FragmentBuffer {
                 }
             }
             if let Some(part) = f.parts.get(cur.part) {
-                let part = part.clone();
+                let Some(part) = part.to_body_data() else {
+                    // Unreachable in practice (buffers are checked to map before they are
+                    // accepted); ending the body makes the fragment go out again whole.
+                    return Piece::End;
+                };
                 cur.part += 1;
                 f.conn = Some(cur.conn);
                 f.in_flight = true;
@@ -394,17 +451,7 @@ impl FragmentBuffer {
             TrimAt::Received => AckLevel::Received,
             TrimAt::Persisted => AckLevel::Persisted,
         };
-        let before = self.fragments.len();
-        let mut freed = 0;
-        self.fragments.retain(|f| {
-            let keep = f.ack < done;
-            if !keep {
-                freed += f.len;
-            }
-            keep
-        });
-        if self.fragments.len() != before {
-            self.bytes = self.bytes.saturating_sub(freed);
+        if self.remove_where(|f| f.ack >= done) {
             self.prune_headers();
         }
     }
@@ -438,17 +485,7 @@ impl FragmentBuffer {
                 f.ack = AckLevel::None;
             }
         }
-        let before = self.fragments.len();
-        let mut freed = 0;
-        self.fragments.retain(|f| {
-            let keep = !(f.conn == Some(conn) && f.ack >= AckLevel::Received);
-            if !keep {
-                freed += f.len;
-            }
-            keep
-        });
-        if before != self.fragments.len() {
-            self.bytes = self.bytes.saturating_sub(freed);
+        if self.remove_where(|f| f.conn == Some(conn) && f.ack >= AckLevel::Received) {
             self.prune_headers();
         }
     }
@@ -674,5 +711,28 @@ mod tests {
         buf.push_data(b("]"), now);
         buf.start_fragment(2, b("[2]"), now);
         assert_eq!(drain(&mut buf, &mut cur), ("]".into(), Piece::End));
+    }
+
+    #[test]
+    fn flow_control_holds_back_only_behind_a_complete_unacknowledged_fragment() {
+        let now = Instant::now();
+        let mut buf = buffer();
+        buf.push_header(b("H"));
+        buf.start_fragment(1, b("[1"), now);
+        buf.push_data(b("0123456789"), now);
+        assert!(
+            !buf.holds_back(4),
+            "the open fragment alone never waits, however large"
+        );
+        buf.start_fragment(2, b("[2"), now);
+        assert!(buf.holds_back(4), "over the window behind fragment 1");
+        assert!(!buf.holds_back(1 << 20), "under the window");
+        let mut cur = buf.new_cursor(1).expect("cursor");
+        drain(&mut buf, &mut cur);
+        buf.on_ack(1, 1, AckLevel::Persisted);
+        assert!(
+            !buf.holds_back(4),
+            "fragment 1 acknowledged: only the open one is left"
+        );
     }
 }

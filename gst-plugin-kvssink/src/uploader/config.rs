@@ -64,6 +64,11 @@ pub struct UploaderConfig {
     pub buffer_duration: Duration,
     /// Bytes of unacknowledged fragments kept.
     pub storage_size: u64,
+    /// Flow control (non-live input, `streaming-type=offline`): the producer waits in
+    /// [`Uploader::wait_for_room`](super::Uploader::wait_for_room) once this many bytes are
+    /// unacknowledged, and fragments never age out. `None` (live input): never wait; drop
+    /// the oldest fragments beyond `storage_size`/`buffer_duration`.
+    pub flow_control_window: Option<u64>,
     /// Accepted for compatibility; fragments are resent from the first unacknowledged one.
     pub replay_duration: Duration,
     /// With ACKs on, a connection that got no ACK for this long while data was pending is
@@ -105,6 +110,7 @@ impl UploaderConfig {
             fragment_acks: true,
             buffer_duration: Duration::from_secs(120),
             storage_size: 128 * 1024 * 1024,
+            flow_control_window: None,
             replay_duration: Duration::from_secs(40),
             connection_staleness: Duration::from_secs(60),
             connection_timeout: Duration::from_secs(5),

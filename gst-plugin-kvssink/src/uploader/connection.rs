@@ -323,6 +323,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn https_connector_builds_from_the_system_roots() {
+        // Built only when an https data endpoint is used; it must still work then.
+        let config = tls_config().expect("TLS client config (is ca-certificates installed?)");
+        let connector = tokio_rustls::TlsConnector::from(config);
+        assert!(
+            connector
+                .config()
+                .alpn_protocols
+                .iter()
+                .all(|p| p.as_slice() != b"h2"),
+            "PutMedia is HTTP/1.1"
+        );
+    }
+
+    #[test]
     fn error_body_parsing() {
         let (code, msg) =
             parse_error_body(br#"{"__type":"com.amazon#NotAuthorizedException","message":"no"}"#);

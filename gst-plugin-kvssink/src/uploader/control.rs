@@ -36,6 +36,20 @@ pub(crate) enum CallError {
     Fatal(UploaderError),
 }
 
+/// For a plain `http://` endpoint (kvs-local, a proxy), a client without TLS: the SDK's
+/// default client loads and parses the system's CA certificates on its first request, which
+/// costs more than everything else at start-up and is useless without TLS. `https://`
+/// endpoints keep the SDK's default client. Only the control-plane client gets this; the
+/// credential providers keep their own (STS, SSO are https).
+pub(crate) fn plain_http_client(
+    url: &str,
+) -> Option<aws_sdk_kinesisvideo::config::SharedHttpClient> {
+    let scheme = url.split_once("://").map(|(s, _)| s)?;
+    scheme
+        .eq_ignore_ascii_case("http")
+        .then(|| aws_smithy_http_client::Builder::new().build_http())
+}
+
 /// The control-plane client for one stream.
 pub(crate) struct ControlPlane {
     client: Client,
@@ -70,8 +84,12 @@ impl ControlPlane {
             loader = loader.endpoint_url(endpoint);
         }
         let sdk = loader.load().await;
+        let mut client_config = aws_sdk_kinesisvideo::config::Builder::from(&sdk);
+        if let Some(http) = plain_http_client(&url) {
+            client_config = client_config.http_client(http);
+        }
         Self {
-            client: Client::new(&sdk),
+            client: Client::from_conf(client_config.build()),
             tagged: AtomicBool::new(false),
             url,
         }
@@ -327,5 +345,18 @@ pub(crate) fn auth_error(operation: &str, status: u16, code: &str, message: &str
             },
             message: message.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_endpoints_skip_tls() {
+        assert!(plain_http_client("http://127.0.0.1:4566").is_some());
+        assert!(plain_http_client("HTTP://localhost").is_some());
+        assert!(plain_http_client("https://kinesisvideo.us-east-1.amazonaws.com").is_none());
+        assert!(plain_http_client("no-scheme").is_none());
     }
 }

@@ -2,9 +2,10 @@
 //! The network side of kvssink: control plane, the PutMedia streaming connection, ACKs,
 //! the retry buffer and credentials. Plain Rust on the plugin's tokio runtime; no GObject.
 //!
-//! The element calls [`Uploader::send`] with every [`Chunk`] in stream order (never blocks),
-//! [`Uploader::finish`] at EOS and [`Uploader::stop`] when stopping. Everything that happens
-//! on the network comes back through the `events` callback, called from a runtime thread.
+//! The element calls [`Uploader::send`] with every [`Chunk`] in stream order (never blocks on
+//! the network), [`Uploader::finish`] at EOS and [`Uploader::stop`] when stopping. Everything
+//! that happens on the network comes back through the `events` callback, called from a
+//! runtime thread.
 //!
 //! Behaviour in short:
 //! - Before the first connection: region (config, else the AWS chain; none is an error),
@@ -14,7 +15,9 @@
 //! - One PutMedia connection at a time. Its body pulls chunks from a bounded buffer of
 //!   fragments the service has not confirmed (`storage_size` bytes, `buffer_duration` age);
 //!   when full, whole oldest fragments are dropped and reported. A fragment leaves the buffer
-//!   on PERSISTED (RECEIVED with retention 0; once written with ACKs off).
+//!   on PERSISTED (RECEIVED with retention 0; once written with ACKs off). With a
+//!   `flow_control_window` (non-live input) nothing is dropped: the element's thread waits in
+//!   [`Uploader::wait_for_room`] instead.
 //! - A connection that fails, is closed early, goes stale (no ACK for
 //!   `connection_staleness`) or gets a retryable ERROR ACK is replaced after a jittered
 //!   exponential backoff; the new body starts with the MKV header of the first fragment not
@@ -32,6 +35,7 @@ mod connection;
 mod control;
 mod credentials;
 mod error;
+mod payload;
 mod runtime;
 mod session;
 
@@ -102,6 +106,7 @@ pub struct Uploader {
     commands: mpsc::UnboundedSender<Command>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     events: EventSink,
+    flow_control_window: Option<u64>,
 }
 
 impl Uploader {
@@ -121,11 +126,14 @@ impl Uploader {
         } else {
             TrimAt::Persisted
         };
-        let shared = Shared::new(FragmentBuffer::new(
-            config.storage_size,
-            config.buffer_duration,
-            trim,
-        ));
+        // Under flow control the producer waits instead: nothing is dropped, and memory is
+        // bounded by the window (at most storage-size) plus the fragment being written.
+        let (max_bytes, max_age) = match config.flow_control_window {
+            Some(_) => (u64::MAX, Duration::MAX),
+            None => (config.storage_size, config.buffer_duration),
+        };
+        let flow_control_window = config.flow_control_window;
+        let shared = Shared::new(FragmentBuffer::new(max_bytes, max_age, trim));
         let stats = Arc::new(Mutex::new(UploaderStats {
             state: "preparing",
             ..Default::default()
@@ -148,6 +156,7 @@ impl Uploader {
             commands: tx,
             task: Mutex::new(Some(task)),
             events,
+            flow_control_window,
         })
     }
 
@@ -155,30 +164,52 @@ impl Uploader {
     /// bounded buffer and the connection picks it up. When the buffer is full the oldest
     /// whole fragments are dropped and reported.
     pub fn send(&self, chunk: Chunk) {
+        self.send_all(std::iter::once(chunk));
+    }
+
+    /// [`send`](Self::send) for several chunks at once (a frame's block header and payload):
+    /// one lock and at most one wake-up of the connection for all of them, so the frame
+    /// leaves in one write.
+    pub fn send_all(&self, chunks: impl IntoIterator<Item = Chunk>) {
         let now = Instant::now();
-        let (dropped, idle) = {
+        let mut dropped: Option<self::buffer::Dropped> = None;
+        let idle = {
             let mut s = self.shared.lock();
             if s.closed {
                 return;
             }
-            let dropped = match chunk {
-                Chunk::Header(bytes) => {
-                    s.buffer.push_header(bytes);
-                    None
+            for chunk in chunks {
+                let d = match chunk {
+                    Chunk::Header(bytes) => {
+                        s.buffer.push_header(bytes);
+                        None
+                    }
+                    Chunk::FragmentStart { timecode, bytes } => {
+                        s.buffer.start_fragment(timecode, bytes, now)
+                    }
+                    Chunk::Data(bytes) => s.buffer.push_data(bytes, now),
+                    Chunk::Buffer(buffer) => s
+                        .buffer
+                        .push_data(self::payload::Payload::Buffer(buffer), now),
+                    Chunk::FragmentEnd => {
+                        s.buffer.end_fragment();
+                        None
+                    }
+                };
+                if let Some(d) = d {
+                    match dropped.as_mut() {
+                        Some(total) => {
+                            total.count += d.count;
+                            total.reason = d.reason;
+                        }
+                        None => dropped = Some(d),
+                    }
                 }
-                Chunk::FragmentStart { timecode, bytes } => {
-                    s.buffer.start_fragment(timecode, bytes, now)
-                }
-                Chunk::Data(bytes) => s.buffer.push_data(bytes, now),
-                Chunk::FragmentEnd => {
-                    s.buffer.end_fragment();
-                    None
-                }
-            };
+            }
             s.wake_body();
             // The session only needs waking to open a connection; while one streams, the
             // body pulls by itself and the session stays asleep (no per-frame task switch).
-            (dropped, s.active.is_none())
+            s.active.is_none()
         };
         if idle {
             self.data_ready.notify_one();
@@ -226,6 +257,35 @@ impl Uploader {
                 st.state = "stopped";
             }
         }
+        self.shared.notify_room();
+    }
+
+    /// Flow control for non-live input: blocks the calling thread while more than the
+    /// configured window of bytes is unacknowledged and at least one complete fragment is
+    /// awaiting its ACK (so the fragment being written can always be finished and no wait can
+    /// depend on data not yet sent). Returns at once without a window (live input), when the
+    /// upload closes, or when `interrupted` is set (call [`wake`](Self::wake) after setting it).
+    /// Returns true if it waited.
+    pub fn wait_for_room(&self, interrupted: &std::sync::atomic::AtomicBool) -> bool {
+        let Some(window) = self.flow_control_window else {
+            return false;
+        };
+        let mut waited = false;
+        let mut s = self.shared.lock();
+        while !s.closed
+            && !interrupted.load(std::sync::atomic::Ordering::SeqCst)
+            && s.buffer.holds_back(window)
+        {
+            waited = true;
+            // The timeout only guards against a missed signal; ACKs normally wake it.
+            s = self.shared.wait_room(s, Duration::from_millis(250));
+        }
+        waited
+    }
+
+    /// Wakes a [`wait_for_room`](Self::wait_for_room) so that it re-checks `interrupted`.
+    pub fn wake(&self) {
+        self.shared.notify_room();
     }
 
     pub fn stats(&self) -> UploaderStats {

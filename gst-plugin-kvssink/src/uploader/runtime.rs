@@ -6,7 +6,10 @@ use std::sync::LazyLock;
 
 pub static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        // One worker: each frame wakes the connection's task, and with two workers that
+        // wake-up often woke the second one as well to look for work (one more context
+        // switch per frame); the network side is I/O bound, one thread carries many streams.
+        .worker_threads(1)
         .thread_name("kvssink-runtime")
         .enable_all()
         .build()

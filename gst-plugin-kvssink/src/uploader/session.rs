@@ -248,6 +248,7 @@ impl Session {
             s.closed = true;
             s.active = None;
         }
+        self.shared.notify_room();
         self.close_connection();
         self.emit(UploaderEvent::Error(err));
     }
@@ -413,6 +414,7 @@ impl Session {
                 s.wake_body();
                 matched
             };
+            self.shared.notify_room();
             let known = matched.is_some();
             let latency = matched.and_then(|m| m.persist_latency);
             if let Ok(mut s) = self.stats.lock() {
@@ -463,6 +465,7 @@ impl Session {
             && let Some(tc) = timecode
             && self.shared.lock().buffer.drop_fragment(id, tc)
         {
+            self.shared.notify_room();
             self.count_dropped(1);
             self.emit(UploaderEvent::FragmentsDropped {
                 count: 1,

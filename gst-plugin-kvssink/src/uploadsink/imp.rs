@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Buffers → chunks. `render` only queues (the uploader never blocks on the network);
-//! EOS waits, bounded by `stop-stream-timeout`, for the last acknowledgement.
+//! Buffers → chunks. `render` queues (the uploader never blocks on the network) and, for
+//! non-live input, waits while too much is unacknowledged (flow control); EOS waits, bounded
+//! by `stop-stream-timeout`, for the last acknowledgement.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -12,7 +13,7 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use crate::chunk::{BufferRole, Chunk, buffer_to_bytes};
+use crate::chunk::{BufferRole, Chunk, buffer_to_bytes, is_directly_sendable};
 use crate::kvssink::CAT;
 use crate::lock::lock;
 use crate::uploader::{
@@ -30,12 +31,16 @@ pub struct UploadSetup {
     pub config: UploaderConfig,
     /// The element messages and errors are posted from (the `kvssink` bin).
     pub element: glib::WeakRef<gst::Element>,
+    /// `streaming-type=offline`: flow control even when the input is live.
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct UploadStats {
     pub fragments_sent: u64,
     pub bytes_queued: u64,
+    /// Times non-live input waited for ACKs (flow control).
+    pub flow_control_waits: u64,
     pub uploader: Option<UploaderStats>,
 }
 
@@ -51,6 +56,7 @@ pub struct KvsUploadSink {
     state: Mutex<Option<Active>>,
     fragments_sent: AtomicU64,
     bytes_queued: AtomicU64,
+    flow_control_waits: AtomicU64,
     /// The uploader's last counters, kept after it stopped.
     last_uploader_stats: Mutex<Option<UploaderStats>>,
     failed: Arc<AtomicBool>,
@@ -153,6 +159,90 @@ fn on_event(element: &gst::Element, failed: &AtomicBool, event: UploaderEvent) {
 }
 
 impl KvsUploadSink {
+    /// Hands the buffers to the uploader as chunks, under one lock and with one wake-up.
+    fn queue<'a>(
+        &self,
+        buffers: impl Iterator<Item = &'a gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(gst::FlowError::Error);
+        }
+        let mut guard = lock(&self.state);
+        if guard.is_none() {
+            *guard = Some(self.start_uploader()?);
+        }
+        let Some(active) = guard.as_mut() else {
+            return Err(gst::FlowError::Error);
+        };
+        let mut fragment_open = active.fragment_open;
+        let mut fragments = 0;
+        let mut queued = 0;
+        let mut unreadable = false;
+        let chunks = buffers.flat_map(|buffer| {
+            let role = BufferRole::of(buffer);
+            let chunk = if role == BufferRole::Data && is_directly_sendable(buffer) {
+                Some(Chunk::Buffer(buffer.to_owned()))
+            } else {
+                match buffer_to_bytes(buffer.to_owned()) {
+                    Ok(bytes) => Some(match role {
+                        BufferRole::Header => Chunk::Header(bytes),
+                        BufferRole::FragmentStart { timecode } => {
+                            Chunk::FragmentStart { timecode, bytes }
+                        }
+                        BufferRole::Data => Chunk::Data(bytes),
+                    }),
+                    Err(_) => {
+                        unreadable = true;
+                        None
+                    }
+                }
+            };
+            let end = match (&chunk, role) {
+                (Some(_), BufferRole::Header) => std::mem::take(&mut fragment_open),
+                (Some(_), BufferRole::FragmentStart { .. }) => {
+                    fragments += 1;
+                    std::mem::replace(&mut fragment_open, true)
+                }
+                _ => false,
+            };
+            queued += chunk.as_ref().map_or(0, |c| c.len() as u64);
+            [end.then_some(Chunk::FragmentEnd), chunk]
+                .into_iter()
+                .flatten()
+        });
+        active.uploader.send_all(chunks);
+        active.fragment_open = fragment_open;
+        let uploader = active.uploader.clone();
+        drop(guard);
+        self.fragments_sent.fetch_add(fragments, Ordering::Relaxed);
+        self.bytes_queued.fetch_add(queued, Ordering::Relaxed);
+        if unreadable {
+            gst::element_imp_error!(self, gst::ResourceError::Read, ["cannot map buffer"]);
+            return Err(gst::FlowError::Error);
+        }
+        // Non-live input waits here for ACKs rather than filling memory (or dropping).
+        if uploader.wait_for_room(&self.unlocked) {
+            self.flow_control_waits.fetch_add(1, Ordering::Relaxed);
+            gst::log!(CAT, imp = self, "waited for ACKs (flow control)");
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// Flow control applies to input that is not live (a file) and to offline streaming:
+    /// there the producer can wait, and waiting loses nothing. Live real-time input never
+    /// waits: a camera cannot be paused.
+    fn upstream_can_wait(&self, offline: bool) -> bool {
+        if offline {
+            return true;
+        }
+        let mut query = gst::query::Latency::new();
+        let live = self
+            .obj()
+            .static_pad("sink")
+            .is_some_and(|pad| pad.peer_query(&mut query) && query.result().0);
+        !live
+    }
+
     pub fn configure(&self, setup: UploadSetup) {
         *lock(&self.setup) = Some(setup);
     }
@@ -165,6 +255,7 @@ impl KvsUploadSink {
         UploadStats {
             fragments_sent: self.fragments_sent.load(Ordering::Relaxed),
             bytes_queued: self.bytes_queued.load(Ordering::Relaxed),
+            flow_control_waits: self.flow_control_waits.load(Ordering::Relaxed),
             uploader,
         }
     }
@@ -188,6 +279,9 @@ impl KvsUploadSink {
         let mut config = setup.config;
         if let Some(mt) = lock(&self.media_type).clone() {
             config.media_type = mt;
+        }
+        if config.flow_control_window.is_some() && !self.upstream_can_wait(setup.offline) {
+            config.flow_control_window = None;
         }
         let element = setup
             .element
@@ -259,6 +353,7 @@ impl BaseSinkImpl for KvsUploadSink {
         self.unlocked.store(false, Ordering::SeqCst);
         self.fragments_sent.store(0, Ordering::Relaxed);
         self.bytes_queued.store(0, Ordering::Relaxed);
+        self.flow_control_waits.store(0, Ordering::Relaxed);
         *lock(&self.last_uploader_stats) = None;
         Ok(())
     }
@@ -272,9 +367,12 @@ impl BaseSinkImpl for KvsUploadSink {
     }
 
     fn unlock(&self) -> Result<(), gst::ErrorMessage> {
-        // Only the EOS wait blocks; a flush must not end the upload, a shutdown during
-        // that wait must not hang for stop-stream-timeout.
+        // A flush must not end the upload; it only cuts a flow-control wait short. A shutdown
+        // during the EOS wait must not hang for stop-stream-timeout.
         self.unlocked.store(true, Ordering::SeqCst);
+        if let Some(active) = lock(&self.state).as_ref() {
+            active.uploader.wake();
+        }
         if self.finishing.swap(false, Ordering::SeqCst)
             && let Some(active) = lock(&self.state).as_ref()
         {
@@ -298,42 +396,13 @@ impl BaseSinkImpl for KvsUploadSink {
     }
 
     fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        if self.failed.load(Ordering::SeqCst) {
-            return Err(gst::FlowError::Error);
-        }
-        let mut guard = lock(&self.state);
-        if guard.is_none() {
-            *guard = Some(self.start_uploader()?);
-        }
-        let Some(active) = guard.as_mut() else {
-            return Err(gst::FlowError::Error);
-        };
-        let role = BufferRole::of(buffer);
-        let Ok(bytes) = buffer_to_bytes(buffer.clone()) else {
-            gst::element_imp_error!(self, gst::ResourceError::Read, ["cannot map buffer"]);
-            return Err(gst::FlowError::Error);
-        };
-        let len = bytes.len() as u64;
-        let chunk = match role {
-            BufferRole::Header => {
-                if std::mem::take(&mut active.fragment_open) {
-                    active.uploader.send(Chunk::FragmentEnd);
-                }
-                Chunk::Header(bytes)
-            }
-            BufferRole::FragmentStart { timecode } => {
-                if active.fragment_open {
-                    active.uploader.send(Chunk::FragmentEnd);
-                }
-                active.fragment_open = true;
-                self.fragments_sent.fetch_add(1, Ordering::Relaxed);
-                Chunk::FragmentStart { timecode, bytes }
-            }
-            BufferRole::Data => Chunk::Data(bytes),
-        };
-        active.uploader.send(chunk);
-        self.bytes_queued.fetch_add(len, Ordering::Relaxed);
-        Ok(gst::FlowSuccess::Ok)
+        self.queue(std::iter::once(buffer.as_ref()))
+    }
+
+    fn render_list(&self, list: &gst::BufferList) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // The fragmenter sends a frame as one list (block header, payload): queued together,
+        // they leave together.
+        self.queue(list.iter())
     }
 
     fn event(&self, event: gst::Event) -> bool {

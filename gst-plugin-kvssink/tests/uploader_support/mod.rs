@@ -69,6 +69,7 @@ pub fn chunk_bytes(chunks: &[Chunk]) -> Vec<u8> {
             Chunk::Header(b) | Chunk::FragmentStart { bytes: b, .. } | Chunk::Data(b) => {
                 out.extend_from_slice(b)
             }
+            Chunk::Buffer(b) => out.extend_from_slice(&b.map_readable().expect("readable")),
             Chunk::FragmentEnd => {}
         }
     }

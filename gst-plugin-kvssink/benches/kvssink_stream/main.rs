@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MPL-2.0
+//! kvssink's own cost while streaming pre-encoded 1080p H.264 (issue 3's performance targets).
+//!
+//! `cargo build --release -p kvs-local && cargo bench -p gst-plugin-kvssink --bench kvssink_stream`
+//!
+//! Encodes 900 (and 300) frames of 1080p30 H.264 at ≈ 5 Mbit/s (`snow`, so the rate control
+//! really spends the bits) once into target/kvssink-bench/, starts the kvs-local binary (a
+//! separate process, so its CPU is not ours), then runs `filesrc ! h264parse ! kvssink` and
+//! `filesrc ! h264parse ! fakesink` each in a fresh child process of this binary, several
+//! rounds, in two modes: as fast as the file can be read, and in real time (30 fps through
+//! `identity sync=true`, in both pipelines). Each child reports getrusage (all threads), peak
+//! RSS and the Rust heap allocations counted by a global allocator while the pipeline ran.
+//! Per-frame figures come from differences, so start-up work is reported separately:
+//! - whole run: (kvssink - fakesink) over 900 frames;
+//! - marginal: ((kvssink900 - kvssink300) - (fakesink900 - fakesink300)) / 600.
+//!
+//! Environment: `KVSSINK_BENCH_MODES` (`fast,realtime`), `KVSSINK_BENCH_ROUNDS` (fast, 5),
+//! `KVSSINK_BENCH_RT_ROUNDS` (real time, 3; each round streams 40 s per sink).
+//! To name the allocation sites of one run:
+//! `KVSSINK_BENCH_ALLOC_TRACE=7 target/release/deps/kvssink_stream-* --child kvssink fast FILE URL STREAM`
+//! against a running kvs-local.
+
+mod alloc;
+mod child;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use child::{Mode, Sample};
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+fn run_child(sink: &str, mode: Mode, file: &Path, url: &str, stream: &str) -> Sample {
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .args(["--child", sink, mode.name()])
+        .arg(file)
+        .args([url, stream])
+        .output()
+        .expect("child runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child {sink} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    child::parse_result(&text)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// [kvssink900, fakesink900, kvssink300, fakesink300] of one round.
+type Round = [Sample; 4];
+
+fn measure(mode: Mode, rounds: usize, files: (&Path, &Path), url: &str) -> Vec<Round> {
+    let (f900, f300) = files;
+    let mut rows = Vec::new();
+    for round in 0..rounds {
+        let tag = format!("{}-{round}", mode.name());
+        let k900 = run_child("kvssink", mode, f900, url, &format!("bench-{tag}-900"));
+        let s900 = run_child("fakesink", mode, f900, url, "-");
+        let k300 = run_child("kvssink", mode, f300, url, &format!("bench-{tag}-300"));
+        let s300 = run_child("fakesink", mode, f300, url, "-");
+        eprintln!(
+            "{} round {round}: kvssink900 {k900:?}\n  fakesink900 {s900:?}\n  kvssink300 {k300:?}\n  fakesink300 {s300:?}",
+            mode.name()
+        );
+        rows.push([k900, s900, k300, s300]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    rows
+}
+
+fn report(mode: Mode, rows: &[Round]) {
+    let col = |f: &dyn Fn(&Round) -> f64| median(rows.iter().map(f).collect());
+    let marginal = |f: &dyn Fn(&Sample) -> f64| {
+        col(&|r: &Round| ((f(&r[0]) - f(&r[2])) - (f(&r[1]) - f(&r[3]))) / 600.0)
+    };
+    let whole = |f: &dyn Fn(&Sample) -> f64| col(&|r: &Round| (f(&r[0]) - f(&r[1])) / 900.0);
+    println!("{} mode, medians over {} rounds:", mode.name(), rows.len());
+    println!(
+        "  fakesink pipeline CPU per frame:          {:.1} µs",
+        col(&|r| r[1].cpu_us / 900.0)
+    );
+    println!(
+        "  kvssink CPU per frame, whole run:         {:.1} µs",
+        whole(&|s| s.cpu_us)
+    );
+    println!(
+        "  kvssink CPU per frame, marginal:          {:.1} µs",
+        marginal(&|s| s.cpu_us)
+    );
+    println!(
+        "  kvssink peak RSS above fakesink:          {:.2} MiB",
+        col(&|r| (r[0].maxrss_kib - r[1].maxrss_kib) / 1024.0)
+    );
+    println!(
+        "  Rust heap allocations per frame, whole:   {:.2}",
+        whole(&|s| s.allocs)
+    );
+    println!(
+        "  Rust heap allocations per frame, marginal:{:.2} ({:.0} bytes)",
+        marginal(&|s| s.allocs),
+        marginal(&|s| s.alloc_bytes)
+    );
+    println!(
+        "  voluntary context switches per frame, marginal: {:.2} (fakesink pipeline alone: {:.2})",
+        marginal(&|s| s.vcsw),
+        col(&|r| (r[1].vcsw - r[3].vcsw) / 600.0)
+    );
+    println!(
+        "  PERSISTED latency after last byte, last:  {:.0} ms, max {:.0} ms",
+        col(&|r| r[0].persist_last_ms),
+        col(&|r| r[0].persist_max_ms)
+    );
+    println!(
+        "  wall time for 900 frames:                 {:.0} ms (fakesink {:.0} ms)",
+        col(&|r| r[0].wall_ms),
+        col(&|r| r[1].wall_ms)
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        let [_, _, sink, mode, file, url, stream] = args.as_slice() else {
+            panic!("usage: --child SINK MODE FILE URL STREAM");
+        };
+        let mode = Mode::parse(mode).expect("mode is fast or realtime");
+        child::run(sink, mode, file, url, stream);
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    child::init_gst();
+    // target/<profile>/deps/<bench> → target/
+    let exe = std::env::current_exe().expect("own path");
+    let target: PathBuf = exe
+        .ancestors()
+        .nth(3)
+        .expect("bench runs from target/<profile>/deps")
+        .to_path_buf();
+    let dir = target.join("kvssink-bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let f900 = dir.join("1080p-snow-900.h264");
+    let f300 = dir.join("1080p-snow-300.h264");
+    let t = Instant::now();
+    setup::encode(&f900, 900);
+    setup::encode(&f300, 300);
+    eprintln!("inputs ready in {:?}", t.elapsed());
+    let size = std::fs::metadata(&f900).map(|m| m.len()).unwrap_or(0);
+    let modes: Vec<Mode> = std::env::var("KVSSINK_BENCH_MODES")
+        .unwrap_or_else(|_| "fast,realtime".into())
+        .split(',')
+        .map(|m| Mode::parse(m.trim()).expect("KVSSINK_BENCH_MODES: fast and/or realtime"))
+        .collect();
+
+    let server = setup::Server::start(&target);
+    let mut results = Vec::new();
+    for mode in modes {
+        let rounds = match mode {
+            Mode::Fast => env_usize("KVSSINK_BENCH_ROUNDS", 5),
+            Mode::RealTime => env_usize("KVSSINK_BENCH_RT_ROUNDS", 3),
+        };
+        results.push((
+            mode,
+            measure(mode, rounds.max(1), (&f900, &f300), &server.url),
+        ));
+    }
+    println!(
+        "input: 900 frames 1080p30 H.264, {:.1} MB ({:.2} Mbit/s)",
+        size as f64 / 1e6,
+        size as f64 * 8.0 / 30.0 / 1e6
+    );
+    for (mode, rows) in &results {
+        report(*mode, rows);
+    }
+}

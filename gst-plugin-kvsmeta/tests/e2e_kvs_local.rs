@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gst::prelude::*;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use kvs_core::api::{Fragment, ListFragmentsOutput};
+use gst_kvs_test_support::local::LocalServer as Local;
 use kvs_core::mkv::{MkvEvent, MkvReader, Tag};
 use kvs_core::tags::names::{IMAGE_GENERATION, IMAGE_PREFIX, NOTIFICATION};
 
@@ -55,13 +53,6 @@ fn require_elements(names: &[&str]) {
     }
 }
 
-/// kvs-local on 127.0.0.1, port 0, in a temporary directory; stopped on drop.
-struct Local {
-    runtime: tokio::runtime::Runtime,
-    handle: Option<kvs_local::ServerHandle>,
-    _dir: tempfile::TempDir,
-}
-
 /// One stored fragment as GetMediaForFragmentList returns it.
 #[derive(Debug)]
 struct Stored {
@@ -100,34 +91,15 @@ impl Stored {
     }
 }
 
-impl Local {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let mut config = kvs_local::Config::new(dir.path());
-        // The reads below are unsigned; the plugins still sign theirs.
-        config.auth.allow_anonymous = true;
-        let handle = runtime
-            .block_on(kvs_local::Server::start(config))
-            .expect("kvs-local starts");
-        Local {
-            runtime,
-            handle: Some(handle),
-            _dir: dir,
-        }
-    }
+/// What these tests add to the shared in-process kvs-local.
+trait MetaLocal {
+    fn kvssink(&self, stream: &str) -> String;
+    fn kvssrc(&self, stream: &str) -> String;
+    /// Every stored fragment of `stream`, oldest first, once `expected` are listed.
+    fn fragments(&self, stream: &str, expected: usize) -> Vec<Stored>;
+}
 
-    fn url(&self) -> String {
-        self.handle
-            .as_ref()
-            .map(|h| h.base_url().to_owned())
-            .unwrap_or_default()
-    }
-
+impl MetaLocal for Local {
     fn kvssink(&self, stream: &str) -> String {
         format!(
             "kvssink name=sink stream-name={stream} aws-region=us-east-1 endpoint-uri={} \
@@ -144,79 +116,8 @@ impl Local {
         )
     }
 
-    /// POST with a JSON body; status and the whole response body.
-    fn post(&self, path: &str, body: serde_json::Value) -> (u16, Bytes) {
-        let base = self.url();
-        self.runtime.block_on(async move {
-            let addr = base.trim_start_matches("http://").to_owned();
-            let tcp = tokio::net::TcpStream::connect(&addr)
-                .await
-                .expect("connect to kvs-local");
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                .await
-                .expect("HTTP handshake");
-            tokio::spawn(conn);
-            let req = hyper::Request::post(path)
-                .header("host", addr.as_str())
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body.to_string())))
-                .expect("request");
-            let resp = sender.send_request(req).await.expect("response");
-            let status = resp.status().as_u16();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .expect("response body")
-                .to_bytes();
-            (status, body)
-        })
-    }
-
-    fn list_fragments(&self, stream: &str) -> Vec<Fragment> {
-        let mut all = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let req = match &token {
-                Some(t) => serde_json::json!({"StreamName": stream, "NextToken": t}),
-                // Every fragment a test can have written: from the epoch to a day ahead.
-                None => serde_json::json!({
-                    "StreamName": stream,
-                    "FragmentSelector": {
-                        "FragmentSelectorType": "PRODUCER_TIMESTAMP",
-                        "TimestampRange": {"StartTimestamp": 0.0, "EndTimestamp": now_s() + 86_400.0},
-                    },
-                }),
-            };
-            let (status, body) = self.post(kvs_core::putmedia::PATH_LIST_FRAGMENTS, req);
-            assert_eq!(
-                status,
-                200,
-                "ListFragments: {}",
-                String::from_utf8_lossy(&body)
-            );
-            let out: ListFragmentsOutput =
-                serde_json::from_slice(&body).expect("ListFragments JSON");
-            all.extend(out.fragments);
-            match out.next_token {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        all.sort_by(|a, b| a.producer_timestamp.total_cmp(&b.producer_timestamp));
-        all
-    }
-
-    /// Every stored fragment of `stream`, oldest first, once `expected` are listed.
     fn fragments(&self, stream: &str, expected: usize) -> Vec<Stored> {
-        let end = Instant::now() + Duration::from_secs(30);
-        let listed = loop {
-            let listed = self.list_fragments(stream);
-            if listed.len() >= expected || Instant::now() > end {
-                break listed;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let listed = self.wait_for_fragments(stream, expected, Duration::from_secs(30));
         assert_eq!(
             listed.len(),
             expected,
@@ -225,9 +126,9 @@ impl Local {
         listed
             .into_iter()
             .map(|f| {
-                let (status, body) = self.post(
+                let (status, body) = self.post_json(
                     kvs_core::putmedia::PATH_GET_MEDIA_FOR_FRAGMENT_LIST,
-                    serde_json::json!({"StreamName": stream, "Fragments": [f.fragment_number]}),
+                    &serde_json::json!({"StreamName": stream, "Fragments": [f.fragment_number]}),
                 );
                 assert_eq!(
                     status,
@@ -244,20 +145,6 @@ impl Local {
             })
             .collect()
     }
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.runtime.block_on(h.shutdown());
-        }
-    }
-}
-
-fn now_s() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Tags and block count of one GetMediaForFragmentList response.

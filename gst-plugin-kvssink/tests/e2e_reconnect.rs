@@ -16,6 +16,7 @@ use common::{RunResult, launch, require_elements, run};
 use e2e_support::proxy::{self, Cut, CutPlan, ProxyStats};
 use e2e_support::{Local, SentCounter, ffprobe, kvssink_desc};
 use gst::prelude::*;
+use gst_kvs_test_support::local::Options as LocalOptions;
 use kvs_core::putmedia::AckEventType;
 
 const FRAMES: u64 = 300;
@@ -35,7 +36,10 @@ fn stream_through_proxy(stream: &str, cuts: Vec<(u64, Cut)>) -> Streamed {
     require_elements(&["videotestsrc", "x264enc", "h264parse"]);
     let listener = proxy::bind();
     let proxy_url = format!("http://{}", listener.local_addr().expect("proxy address"));
-    let local = Local::start_with(Some(proxy_url.clone()));
+    let local = Local::start_with(LocalOptions {
+        advertised_url: Some(proxy_url.clone()),
+        ..Default::default()
+    });
     let proxy = Arc::new(ProxyStats::default());
     let _proxy = {
         let _guard = local.runtime.enter();

@@ -8,49 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use gst::prelude::*;
+use gst_kvs_test_support::local::{LocalServer as Local, Options};
 use kvs_core::sigv4::StaticSecrets;
-
-struct Local {
-    runtime: tokio::runtime::Runtime,
-    handle: Option<kvs_local::ServerHandle>,
-    _dir: tempfile::TempDir,
-}
-
-impl Local {
-    fn start(secrets: Option<StaticSecrets>) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let mut config = kvs_local::Config::new(dir.path());
-        config.auth.credentials = secrets;
-        let handle = runtime
-            .block_on(kvs_local::Server::start(config))
-            .expect("kvs-local starts");
-        Local {
-            runtime,
-            handle: Some(handle),
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.handle
-            .as_ref()
-            .map(|h| h.base_url().to_owned())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.runtime.block_on(h.shutdown());
-        }
-    }
-}
 
 fn kvssink(local: &Local, stream: &str, extra: &str) -> String {
     format!(
@@ -99,7 +58,7 @@ fn stream_and_check(desc: &str, expected_fragments: usize) {
 #[test]
 fn h264_is_stored_and_every_fragment_acknowledged() {
     require_elements(&["videotestsrc", "x264enc", "h264parse"]);
-    let local = Local::start(None);
+    let local = Local::start();
     stream_and_check(
         &format!("{VIDEO} ! {}", kvssink(&local, "local-h264", "")),
         3,
@@ -115,7 +74,7 @@ fn h264_byte_stream_and_aac() {
         "audiotestsrc",
         "avenc_aac",
     ]);
-    let local = Local::start(None);
+    let local = Local::start();
     stream_and_check(
         &format!(
             "{} {VIDEO} ! video/x-h264,stream-format=byte-stream ! sink.video_0 {AAC} ! sink.audio_0",
@@ -128,9 +87,10 @@ fn h264_byte_stream_and_aac() {
 #[test]
 fn wrong_credentials_end_in_an_error_naming_the_cause() {
     require_elements(&["videotestsrc", "x264enc", "h264parse"]);
-    let local = Local::start(Some(
-        StaticSecrets::new().with("AKIDLOCAL", "the-real-secret"),
-    ));
+    let local = Local::start_with(Options {
+        credentials: Some(StaticSecrets::new().with("AKIDLOCAL", "the-real-secret")),
+        ..Default::default()
+    });
     let pipeline = launch(&format!("{VIDEO} ! {}", kvssink(&local, "local-auth", "")));
     let result = run(&pipeline, Duration::from_secs(90));
     let err = result.error.expect("an error");
@@ -143,7 +103,7 @@ fn wrong_credentials_end_in_an_error_naming_the_cause() {
 #[test]
 fn missing_stream_without_create_permission_is_an_error() {
     require_elements(&["videotestsrc", "x264enc", "h264parse"]);
-    let local = Local::start(None);
+    let local = Local::start();
     let pipeline = launch(&format!(
         "{VIDEO} ! {}",
         kvssink(&local, "local-missing", "allow-create-stream=false")
@@ -156,7 +116,7 @@ fn missing_stream_without_create_permission_is_an_error() {
 #[test]
 fn h265_h264_alaw_and_aac_only_streams() {
     require_elements(&["x265enc", "h265parse", "alawenc", "avenc_aac", "aacparse"]);
-    let local = Local::start(None);
+    let local = Local::start();
     let h265 = "videotestsrc num-buffers=90 ! video/x-raw,framerate=30/1 ! \
          x265enc key-int-max=30 speed-preset=ultrafast ! h265parse";
     stream_and_check(

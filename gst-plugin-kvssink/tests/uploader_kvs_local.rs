@@ -7,6 +7,7 @@ mod uploader_support;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
+use gst_kvs_test_support::local::{LocalServer as Local, Options};
 use gstrskvssink::chunk::Chunk;
 use gstrskvssink::uploader::{Uploader, UploaderConfig, UploaderError};
 use kvs_core::mkv::writer::{SimpleBlockHeader, write_cluster_start, write_stream_header};
@@ -17,81 +18,43 @@ use uploader_support::{Events, WAIT};
 const AKID: &str = "AKIDLOCAL";
 const SECRET: &str = "local-secret";
 
-struct Local {
-    handle: Option<kvs_local::server::ServerHandle>,
-    runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
+fn start_local() -> Local {
+    Local::start_with(Options {
+        credentials: Some(StaticSecrets::new().with(AKID, SECRET)),
+        ..Default::default()
+    })
 }
 
-impl Local {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let mut config = kvs_local::config::Config::new(dir.path());
-        config.auth.credentials = Some(StaticSecrets::new().with(AKID, SECRET));
-        let handle = runtime
-            .block_on(kvs_local::server::Server::start(config))
-            .expect("kvs-local starts");
-        Self {
-            handle: Some(handle),
-            runtime,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.handle
-            .as_ref()
-            .map(|h| h.base_url().to_owned())
-            .unwrap_or_default()
-    }
-
-    /// Cluster timecodes of the fragments kvs-local stored for `stream`.
-    fn stored(&self, stream: &str) -> Vec<i64> {
-        let Some(handle) = self.handle.as_ref() else {
-            return Vec::new();
-        };
-        let state = handle.state().clone();
-        self.runtime.block_on(async move {
-            let record = state
-                .stream_by_name_or_arn(Some(stream), None)
-                .expect("stream exists");
-            let media = state
-                .media
-                .ensure_stream(&record.arn, record.data_retention_hours)
-                .await
-                .expect("media");
-            state
-                .media
-                .fragments_after(&media, None, 1000)
-                .expect("fragments")
-                .iter()
-                .map(|f| f.cluster_timecode)
-                .collect()
-        })
-    }
-
-    fn config(&self, stream: &str) -> UploaderConfig {
-        let mut cfg = UploaderConfig::new(stream);
-        cfg.region = Some("us-east-1".into());
-        cfg.endpoint_uri = Some(self.url());
-        cfg.credentials.access_key = Some(AKID.into());
-        cfg.credentials.secret_key = Some(SECRET.into());
-        cfg.max_backoff = Duration::from_millis(200);
-        cfg
-    }
+/// Cluster timecodes of the fragments kvs-local stored for `stream`.
+fn stored(local: &Local, stream: &str) -> Vec<i64> {
+    let state = local.handle().state().clone();
+    local.runtime.block_on(async move {
+        let record = state
+            .stream_by_name_or_arn(Some(stream), None)
+            .expect("stream exists");
+        let media = state
+            .media
+            .ensure_stream(&record.arn, record.data_retention_hours)
+            .await
+            .expect("media");
+        state
+            .media
+            .fragments_after(&media, None, 1000)
+            .expect("fragments")
+            .iter()
+            .map(|f| f.cluster_timecode)
+            .collect()
+    })
 }
 
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            self.runtime.block_on(handle.shutdown());
-        }
-    }
+fn config(local: &Local, stream: &str) -> UploaderConfig {
+    let mut cfg = UploaderConfig::new(stream);
+    cfg.region = Some("us-east-1".into());
+    cfg.endpoint_uri = Some(local.url());
+    cfg.credentials.access_key = Some(AKID.into());
+    cfg.credentials.secret_key = Some(SECRET.into());
+    cfg.max_backoff = Duration::from_millis(200);
+    cfg
 }
 
 fn stream_header() -> Bytes {
@@ -157,9 +120,9 @@ fn now_ms() -> u64 {
 
 #[test]
 fn streams_into_kvs_local_and_every_fragment_is_stored() {
-    let local = Local::start();
+    let local = start_local();
     let events = Events::default();
-    let up = Uploader::start(local.config("to-local"), events.sink()).expect("start");
+    let up = Uploader::start(config(&local, "to-local"), events.sink()).expect("start");
     let t0 = now_ms();
     let sent: Vec<u64> = (0..5).map(|i| t0 + i * 1000).collect();
     up.send(Chunk::Header(stream_header()));
@@ -173,8 +136,7 @@ fn streams_into_kvs_local_and_every_fragment_is_stored() {
     let mut persisted = events.acks("PERSISTED");
     persisted.sort_unstable();
     assert_eq!(persisted, sent);
-    let mut stored: Vec<u64> = local
-        .stored("to-local")
+    let mut stored: Vec<u64> = stored(&local, "to-local")
         .into_iter()
         .map(|t| t as u64)
         .collect();
@@ -184,8 +146,8 @@ fn streams_into_kvs_local_and_every_fragment_is_stored() {
 
 #[test]
 fn wrong_secret_is_refused_by_kvs_local_with_a_clear_error() {
-    let local = Local::start();
-    let mut cfg = local.config("bad-secret");
+    let local = start_local();
+    let mut cfg = config(&local, "bad-secret");
     cfg.credentials.secret_key = Some("not-the-secret".into());
     let events = Events::default();
     let up = Uploader::start(cfg, events.sink()).expect("start");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gst::prelude::*;
-use support::local::{Local, start_proxy};
+use support::local::{Local, LocalExt, start_proxy};
 use support::*;
 
 const CAPTURE: &str = "official-kvssink/capture-h264.mkv";

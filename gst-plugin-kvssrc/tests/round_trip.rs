@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use kvs_core::api::Fragment;
-use support::local::{Local, produce, start_proxy};
+use support::local::{Local, LocalExt, produce, start_proxy};
 use support::*;
 
 /// Epoch seconds of the recording's first frame.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gst::prelude::*;
-use support::local::{Local, produce};
+use support::local::{Local, LocalExt, produce};
 use support::*;
 
 const T0: u64 = 1_700_000_000;

@@ -3,3 +3,4 @@
 //! particular to it.
 
 pub mod inspect;
+pub mod local;

@@ -12,46 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub struct Local {
-    runtime: tokio::runtime::Runtime,
-    handle: Option<kvs_local::ServerHandle>,
-    _dir: tempfile::TempDir,
-}
-
-impl Local {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let config = kvs_local::Config::new(dir.path());
-        let handle = runtime
-            .block_on(kvs_local::Server::start(config))
-            .expect("kvs-local starts");
-        Local {
-            runtime,
-            handle: Some(handle),
-            _dir: dir,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        self.handle
-            .as_ref()
-            .map(|h| h.base_url().to_owned())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.runtime.block_on(h.shutdown());
-        }
-    }
-}
+/// kvs-local in process, shared with the plugins' tests.
+pub use gst_kvs_test_support::local::LocalServer as Local;
 
 /// target/<profile>/deps, where cargo leaves the plugin cdylibs it built for this test.
 fn deps_dir() -> PathBuf {

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
-//! End-to-end support: an in-process kvs-local, a plain HTTP/1.1 reader for ListFragments and
-//! GetMediaForFragmentList, a TCP proxy that cuts PutMedia connections, and buffer counters.
+//! End-to-end support: the shared in-process kvs-local, a TCP proxy that cuts PutMedia
+//! connections, buffer counters and ffprobe.
 #![allow(dead_code)]
 
-pub mod http;
 pub mod proxy;
 
 use std::collections::BTreeMap;
@@ -13,128 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
-use kvs_core::api::{
-    Fragment, FragmentSelector, FragmentSelectorType, GetMediaForFragmentListInput,
-    ListFragmentsInput, ListFragmentsOutput, TimestampRange,
-};
-use kvs_core::putmedia::{PATH_GET_MEDIA_FOR_FRAGMENT_LIST, PATH_LIST_FRAGMENTS};
 
-/// kvs-local on 127.0.0.1:0 with its data in a temporary directory, stopped on drop.
-pub struct Local {
-    pub runtime: tokio::runtime::Runtime,
-    handle: Option<kvs_local::ServerHandle>,
-    _dir: tempfile::TempDir,
-}
-
-impl Local {
-    /// `advertised_url` is what GetDataEndpoint hands out (e.g. a proxy in front of the
-    /// server); `None` keeps kvs-local's default, the address the client used.
-    pub fn start_with(advertised_url: Option<String>) -> Local {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let mut config = kvs_local::Config::new(dir.path());
-        // The readers below send unsigned requests; kvssink signs its own anyway.
-        config.auth.allow_anonymous = true;
-        config.advertised_url = advertised_url;
-        let handle = runtime
-            .block_on(kvs_local::Server::start(config))
-            .expect("kvs-local starts");
-        Local {
-            runtime,
-            handle: Some(handle),
-            _dir: dir,
-        }
-    }
-
-    pub fn start() -> Local {
-        Local::start_with(None)
-    }
-
-    pub fn url(&self) -> String {
-        self.handle
-            .as_ref()
-            .map(|h| h.base_url().to_owned())
-            .unwrap_or_default()
-    }
-
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.handle
-            .as_ref()
-            .map(|h| h.local_addr())
-            .expect("server running")
-    }
-
-    /// Every stored fragment of `stream`, in producer-timestamp order.
-    pub fn list_fragments(&self, stream: &str) -> Vec<Fragment> {
-        let mut out = Vec::new();
-        let mut next_token = None;
-        loop {
-            let input = ListFragmentsInput {
-                stream_name: Some(stream.to_owned()),
-                max_results: Some(1000),
-                fragment_selector: next_token.is_none().then_some(FragmentSelector {
-                    fragment_selector_type: FragmentSelectorType::ServerTimestamp,
-                    timestamp_range: TimestampRange {
-                        start_timestamp: 0.0,
-                        end_timestamp: 4_000_000_000.0,
-                    },
-                }),
-                next_token: next_token.take(),
-                ..Default::default()
-            };
-            let body = serde_json::to_vec(&input).expect("JSON");
-            let resp = http::post(self.addr(), PATH_LIST_FRAGMENTS, &body);
-            assert_eq!(
-                resp.status,
-                200,
-                "ListFragments: {}",
-                String::from_utf8_lossy(&resp.body)
-            );
-            let page: ListFragmentsOutput =
-                serde_json::from_slice(&resp.body).expect("ListFragments JSON");
-            out.extend(page.fragments);
-            match page.next_token {
-                Some(t) => next_token = Some(t),
-                None => break,
-            }
-        }
-        out.sort_by(|a, b| a.producer_timestamp.total_cmp(&b.producer_timestamp));
-        out
-    }
-
-    /// The media of `fragments` in the given order, as GetMediaForFragmentList returns it.
-    pub fn fragment_media(&self, stream: &str, fragments: &[Fragment]) -> Vec<u8> {
-        let input = GetMediaForFragmentListInput {
-            stream_name: Some(stream.to_owned()),
-            fragments: fragments
-                .iter()
-                .map(|f| f.fragment_number.clone())
-                .collect(),
-            ..Default::default()
-        };
-        let body = serde_json::to_vec(&input).expect("JSON");
-        let resp = http::post(self.addr(), PATH_GET_MEDIA_FOR_FRAGMENT_LIST, &body);
-        assert_eq!(
-            resp.status,
-            200,
-            "GetMediaForFragmentList: {}",
-            String::from_utf8_lossy(&resp.body)
-        );
-        resp.body
-    }
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.runtime.block_on(h.shutdown());
-        }
-    }
-}
+/// kvs-local in process, shared with the other crates' tests.
+pub use gst_kvs_test_support::local::LocalServer as Local;
 
 pub fn kvssink_desc(url: &str, stream: &str, extra: &str) -> String {
     format!(

@@ -1,113 +1,29 @@
 // SPDX-License-Identifier: MPL-2.0
-//! kvs-local in process (127.0.0.1, port 0, data in a temporary directory) with the few
-//! control-plane and archive calls the tests make themselves, and kvssink producers that fill
-//! it.
+//! The shared in-process kvs-local (`gst-kvs-test-support`), kvssink producers that fill it
+//! and a proxy that cuts GetMedia connections.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use gst::prelude::*;
-use http_body_util::BodyExt as _;
-use hyper_util::rt::TokioIo;
-use kvs_core::api::{
-    Fragment, FragmentSelector, FragmentSelectorType, ListFragmentsInput, ListFragmentsOutput,
-    TimestampRange,
-};
 
-/// kvs-local on 127.0.0.1:0, stopped on drop.
-pub struct Local {
-    pub runtime: tokio::runtime::Runtime,
-    handle: Option<kvs_local::ServerHandle>,
-    _dir: tempfile::TempDir,
+pub use gst_kvs_test_support::local::LocalServer as Local;
+
+/// What these tests add to the shared server: pipeline descriptions and a recorded-body
+/// replay.
+pub trait LocalExt {
+    /// Replays a recorded body as one PutMedia with the recording's headers.
+    fn put_capture(&self, name: &str, body: Bytes);
+    /// kvssink's description for this server (`name=sink`).
+    fn kvssink(&self, stream: &str, extra: &str) -> String;
+    /// kvssrc's description for this server.
+    fn kvssrc(&self, stream: &str, extra: &str) -> String;
 }
 
-impl Local {
-    pub fn start() -> Local {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = kvs_local::Config::new(dir.path());
-        // Replayed PutMedia bodies and the tests' own calls carry no usable signature;
-        // SigV4 is not what these tests check.
-        config.auth.allow_anonymous = true;
-        let handle = runtime
-            .block_on(kvs_local::Server::start(config))
-            .expect("kvs-local starts");
-        Local {
-            runtime,
-            handle: Some(handle),
-            _dir: dir,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        self.handle
-            .as_ref()
-            .map(|h| h.base_url().to_owned())
-            .unwrap_or_default()
-    }
-
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.handle
-            .as_ref()
-            .map(|h| h.local_addr())
-            .expect("kvs-local running")
-    }
-
-    /// One plain HTTP/1.1 POST; returns the status and the whole response body.
-    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: Bytes) -> (u16, Bytes) {
-        let addr = self.addr();
-        let path = path.to_owned();
-        let headers: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        self.runtime.block_on(async move {
-            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                .await
-                .expect("handshake");
-            tokio::spawn(conn);
-            let mut req = hyper::Request::post(path).header("host", addr.to_string());
-            for (k, v) in &headers {
-                req = req.header(k.as_str(), v.as_str());
-            }
-            let req = req.body(http_body_util::Full::new(body)).expect("request");
-            let resp = tokio::time::timeout(Duration::from_secs(60), send.send_request(req))
-                .await
-                .expect("answer in time")
-                .expect("response");
-            let status = resp.status().as_u16();
-            let body = tokio::time::timeout(Duration::from_secs(60), resp.into_body().collect())
-                .await
-                .expect("body in time")
-                .expect("body")
-                .to_bytes();
-            (status, body)
-        })
-    }
-
-    pub fn create_stream(&self, name: &str) {
-        let body = serde_json::json!({
-            "StreamName": name,
-            "MediaType": "video/h264",
-            "DataRetentionInHours": 2
-        });
-        let (status, answer) = self.post(
-            "/createStream",
-            &[("content-type", "application/json")],
-            Bytes::from(body.to_string()),
-        );
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-    }
-
-    /// Replays a recorded body as one PutMedia with the recording's headers.
-    pub fn put_capture(&self, name: &str, body: Bytes) {
+impl LocalExt for Local {
+    fn put_capture(&self, name: &str, body: Bytes) {
         let (status, acks) = self.post(
             "/putMedia",
             &[
@@ -124,68 +40,7 @@ impl Local {
         assert!(acks.contains("PERSISTED"), "no PERSISTED ACK: {acks}");
     }
 
-    /// Every stored fragment of `stream`, oldest producer timestamp first.
-    pub fn list_fragments(&self, stream: &str) -> Vec<Fragment> {
-        let mut out = Vec::new();
-        let mut next_token = None;
-        loop {
-            let input = ListFragmentsInput {
-                stream_name: Some(stream.to_owned()),
-                max_results: Some(1000),
-                fragment_selector: next_token.is_none().then_some(FragmentSelector {
-                    fragment_selector_type: FragmentSelectorType::ServerTimestamp,
-                    timestamp_range: TimestampRange {
-                        start_timestamp: 0.0,
-                        end_timestamp: 4_000_000_000.0,
-                    },
-                }),
-                next_token: next_token.take(),
-                ..Default::default()
-            };
-            let body = serde_json::to_vec(&input).expect("JSON");
-            let (status, answer) = self.post(
-                kvs_core::putmedia::PATH_LIST_FRAGMENTS,
-                &[("content-type", "application/json")],
-                Bytes::from(body),
-            );
-            assert_eq!(
-                status,
-                200,
-                "ListFragments: {}",
-                String::from_utf8_lossy(&answer)
-            );
-            let page: ListFragmentsOutput =
-                serde_json::from_slice(&answer).expect("ListFragments JSON");
-            out.extend(page.fragments);
-            match page.next_token {
-                Some(t) => next_token = Some(t),
-                None => break,
-            }
-        }
-        out.sort_by(|a, b| a.producer_timestamp.total_cmp(&b.producer_timestamp));
-        out
-    }
-
-    /// Polls ListFragments until `stream` holds `n` fragments (kvs-local lists a fragment
-    /// once it is persisted, which may trail the producer's EOS a little).
-    pub fn wait_for_fragments(&self, stream: &str, n: usize, deadline: Duration) -> Vec<Fragment> {
-        let end = Instant::now() + deadline;
-        loop {
-            let got = self.list_fragments(stream);
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                Instant::now() < end,
-                "{stream} holds {} fragments, not {n}, after {deadline:?}",
-                got.len()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// kvssink's description for this server (`name=sink`).
-    pub fn kvssink(&self, stream: &str, extra: &str) -> String {
+    fn kvssink(&self, stream: &str, extra: &str) -> String {
         format!(
             "kvssink name=sink stream-name={stream} aws-region=us-east-1 endpoint-uri={} \
              access-key=AKIDLOCAL secret-key=local-secret stop-stream-timeout=30 {extra}",
@@ -193,21 +48,12 @@ impl Local {
         )
     }
 
-    /// kvssrc's description for this server.
-    pub fn kvssrc(&self, stream: &str, extra: &str) -> String {
+    fn kvssrc(&self, stream: &str, extra: &str) -> String {
         format!(
             "kvssrc name=src stream-name={stream} aws-region=us-east-1 access-key=AKIDTEST \
              secret-key=test endpoint-uri={} retry-attempts=3 request-timeout=10000 {extra}",
             self.url()
         )
-    }
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.runtime.block_on(h.shutdown());
-        }
     }
 }
 

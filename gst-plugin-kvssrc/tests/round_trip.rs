@@ -23,20 +23,6 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// Far enough in the future to hold everything.
 const FAR_END_MS: u64 = 4_102_444_800_000;
 
-fn require_av() {
-    for (e, pkg) in [
-        ("videotestsrc", "gstreamer1.0-plugins-base"),
-        ("audiotestsrc", "gstreamer1.0-plugins-base"),
-        ("x264enc", "gstreamer1.0-plugins-ugly"),
-        ("h264parse", "gstreamer1.0-plugins-bad"),
-        ("avenc_aac", "gstreamer1.0-libav"),
-        ("aacparse", "gstreamer1.0-plugins-good"),
-        ("matroskademux", "gstreamer1.0-plugins-good"),
-    ] {
-        require_element(e, pkg);
-    }
-}
-
 /// The producer side of every test: H.264 (a key frame, so a fragment, every second) and
 /// AAC, both 5 s long.
 fn av_producer(local: &Local, stream: &str) -> String {

@@ -36,17 +36,7 @@ fn audio(buffers: u32) -> String {
 /// Stores the two parts; returns the server and the frames kvssink got per kind.
 fn video_then_video_and_audio(stream: &str) -> (Local, BTreeMap<String, u64>) {
     init();
-    for (e, pkg) in [
-        ("videotestsrc", "gstreamer1.0-plugins-base"),
-        ("audiotestsrc", "gstreamer1.0-plugins-base"),
-        ("x264enc", "gstreamer1.0-plugins-ugly"),
-        ("h264parse", "gstreamer1.0-plugins-bad"),
-        ("avenc_aac", "gstreamer1.0-libav"),
-        ("aacparse", "gstreamer1.0-plugins-good"),
-        ("matroskademux", "gstreamer1.0-plugins-good"),
-    ] {
-        require_element(e, pkg);
-    }
+    require_av();
     gstrskvssink::plugin_register_static().expect("kvssink registers");
     let local = Local::start();
     local.create_stream(stream);

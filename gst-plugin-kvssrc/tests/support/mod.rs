@@ -40,6 +40,21 @@ pub fn read_vector(rel: &str) -> Vec<u8> {
 }
 
 /// Fails with an install hint when a GStreamer element the test needs is missing.
+/// What an H.264 + AAC round trip through kvssink and matroskademux needs.
+pub fn require_av() {
+    for (e, pkg) in [
+        ("videotestsrc", "gstreamer1.0-plugins-base"),
+        ("audiotestsrc", "gstreamer1.0-plugins-base"),
+        ("x264enc", "gstreamer1.0-plugins-ugly"),
+        ("h264parse", "gstreamer1.0-plugins-bad"),
+        ("avenc_aac", "gstreamer1.0-libav"),
+        ("aacparse", "gstreamer1.0-plugins-good"),
+        ("matroskademux", "gstreamer1.0-plugins-good"),
+    ] {
+        require_element(e, pkg);
+    }
+}
+
 pub fn require_element(name: &str, package: &str) {
     assert!(
         gst::ElementFactory::find(name).is_some(),

@@ -81,11 +81,13 @@ pub fn run(sink: &str, mode: Mode, file: &str, url: &str, stream: &str) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    // Extra kvssink properties for experiments (the figures use the defaults).
+    let extra = std::env::var("KVSSINK_BENCH_PROPS").unwrap_or_default();
     let sink_desc = match sink {
         "fakesink" => "fakesink name=sink sync=false".to_owned(),
         _ => format!(
             "kvssink name=sink stream-name={stream} aws-region=us-east-1 endpoint-uri={url} \
-             access-key=AKIDLOCAL secret-key=local-secret"
+             access-key=AKIDLOCAL secret-key=local-secret {extra}"
         ),
     };
     let pace = match mode {

@@ -25,7 +25,7 @@ pub const DEFAULT_REPLAY_DURATION_S: u32 = 40;
 pub const DEFAULT_CONNECTION_STALENESS_S: u32 = 60;
 pub const DEFAULT_ROTATION_PERIOD_S: u32 = 3600;
 pub const DEFAULT_STORAGE_SIZE_MIB: u32 = 128;
-pub const DEFAULT_MAX_UNACKED_SIZE_MIB: u32 = 2;
+pub const DEFAULT_MAX_UNACKED_SIZE_MIB: u32 = 32;
 pub const DEFAULT_STOP_STREAM_TIMEOUT_S: u32 = 120;
 pub const DEFAULT_CONNECTION_TIMEOUT_S: u32 = 5;
 pub const DEFAULT_COMPLETION_TIMEOUT_S: u32 = 10;
@@ -351,7 +351,7 @@ pub fn param_specs() -> Vec<glib::ParamSpec> {
         uint("buffer-duration", "Buffer duration", "Seconds of unacknowledged media kept for resending (oldest whole fragments are dropped beyond it, with a warning)", DEFAULT_BUFFER_DURATION_S),
         uint("replay-duration", "Replay duration", "Seconds: accepted for compatibility; after a reconnect everything not yet acknowledged is resent (at most buffer-duration)", DEFAULT_REPLAY_DURATION_S),
         uint("storage-size", "Storage size", "MiB of unacknowledged media kept in memory at most (allocated as used, not up front)", DEFAULT_STORAGE_SIZE_MIB),
-        uint("max-unacked-size", "Max unacknowledged size", "Flow control for non-live input (files) and streaming-type=offline: MiB of unacknowledged media after which kvssink waits for ACKs instead of taking more, so nothing is dropped and memory stays small; raise it for faster file uploads over high-latency links, 0 disables. Live real-time input never waits: the oldest fragments beyond storage-size/buffer-duration are dropped", DEFAULT_MAX_UNACKED_SIZE_MIB),
+        uint("max-unacked-size", "Max unacknowledged size", "Flow control for non-live input (files) and streaming-type=offline: kvssink waits for ACKs instead of taking more once this much is unacknowledged, so nothing is dropped. The window starts at 1 MiB and doubles up to this cap (MiB, at most storage-size) while ACKs are slow, so a nearby service costs little memory and a long link stays busy; 0 disables. Live real-time input never waits: the oldest fragments beyond storage-size/buffer-duration are dropped", DEFAULT_MAX_UNACKED_SIZE_MIB),
         uint("connection-staleness", "Connection staleness", "Seconds without an ACK while data is pending after which the connection is reopened (0: never)", DEFAULT_CONNECTION_STALENESS_S),
         uint("max-latency", "Max latency", "Seconds: accepted for compatibility, no effect (see buffer-duration)", DEFAULT_MAX_LATENCY_S),
         uint("stop-stream-timeout", "Stop stream timeout", "Seconds EOS waits for the last fragment to be acknowledged", DEFAULT_STOP_STREAM_TIMEOUT_S),

@@ -65,9 +65,10 @@ pub struct UploaderConfig {
     /// Bytes of unacknowledged fragments kept.
     pub storage_size: u64,
     /// Flow control (non-live input, `streaming-type=offline`): the producer waits in
-    /// [`Uploader::wait_for_room`](super::Uploader::wait_for_room) once this many bytes are
-    /// unacknowledged, and fragments never age out. `None` (live input): never wait; drop
-    /// the oldest fragments beyond `storage_size`/`buffer_duration`.
+    /// [`Uploader::wait_for_room`](super::Uploader::wait_for_room) while too much is
+    /// unacknowledged (a window that starts at 1 MiB and grows up to this cap while ACKs are
+    /// slow), and fragments never age out. `None` (live input): never wait; drop the oldest
+    /// fragments beyond `storage_size`/`buffer_duration`.
     pub flow_control_window: Option<u64>,
     /// Accepted for compatibility; fragments are resent from the first unacknowledged one.
     pub replay_duration: Duration,

@@ -35,6 +35,7 @@ mod connection;
 mod control;
 mod credentials;
 mod error;
+mod flow_window;
 mod payload;
 mod runtime;
 mod session;
@@ -106,7 +107,8 @@ pub struct Uploader {
     commands: mpsc::UnboundedSender<Command>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     events: EventSink,
-    flow_control_window: Option<u64>,
+    /// Flow control for non-live input (see `flow_window`); `None` for live input.
+    flow_window: Option<Mutex<self::flow_window::FlowWindow>>,
 }
 
 impl Uploader {
@@ -156,7 +158,8 @@ impl Uploader {
             commands: tx,
             task: Mutex::new(Some(task)),
             events,
-            flow_control_window,
+            flow_window: flow_control_window
+                .map(|cap| Mutex::new(self::flow_window::FlowWindow::new(cap))),
         })
     }
 
@@ -261,26 +264,35 @@ impl Uploader {
     }
 
     /// Flow control for non-live input: blocks the calling thread while more than the
-    /// configured window of bytes is unacknowledged and at least one complete fragment is
+    /// current window of bytes is unacknowledged and at least one complete fragment is
     /// awaiting its ACK (so the fragment being written can always be finished and no wait can
-    /// depend on data not yet sent). Returns at once without a window (live input), when the
-    /// upload closes, or when `interrupted` is set (call [`wake`](Self::wake) after setting it).
-    /// Returns true if it waited.
+    /// depend on data not yet sent). The window starts at 1 MiB and doubles, up to the
+    /// configured cap, after each long wait (see `flow_window`). Returns at once without flow
+    /// control (live input), when the upload closes, or when `interrupted` is set (call
+    /// [`wake`](Self::wake) after setting it). Returns true if it waited.
     pub fn wait_for_room(&self, interrupted: &std::sync::atomic::AtomicBool) -> bool {
-        let Some(window) = self.flow_control_window else {
+        let Some(flow) = self.flow_window.as_ref() else {
             return false;
         };
-        let mut waited = false;
+        let window = flow.lock().map(|w| w.current()).unwrap_or(u64::MAX);
+        let mut started: Option<Instant> = None;
         let mut s = self.shared.lock();
         while !s.closed
             && !interrupted.load(std::sync::atomic::Ordering::SeqCst)
             && s.buffer.holds_back(window)
         {
-            waited = true;
+            started.get_or_insert_with(Instant::now);
             // The timeout only guards against a missed signal; ACKs normally wake it.
             s = self.shared.wait_room(s, Duration::from_millis(250));
         }
-        waited
+        drop(s);
+        let Some(started) = started else {
+            return false;
+        };
+        if let Ok(mut w) = flow.lock() {
+            w.after_wait(started.elapsed());
+        }
+        true
     }
 
     /// Wakes a [`wait_for_room`](Self::wait_for_room) so that it re-checks `interrupted`.

@@ -5,86 +5,15 @@
 
 mod media_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use kvs_core::putmedia::{Ack, AckEventType, AckParser};
 use kvs_local::dataplane::channel_body::ChannelBody;
 use media_support::http::{create_stream, list_fragment_numbers, post_json_streaming, send};
+use media_support::process::{ServerProcess, fragment_bytes};
 use media_support::*;
 use serde_json::json;
-
-/// Kills the server process when the test ends, however it ends.
-struct ServerProcess {
-    child: Child,
-    base_url: String,
-}
-
-impl ServerProcess {
-    async fn start(data_dir: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kvs-local"))
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--allow-anonymous")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn kvs-local");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut guard = Self {
-            child,
-            base_url: String::new(),
-        };
-        let line = tokio::time::timeout(
-            Duration::from_secs(60),
-            tokio::task::spawn_blocking(move || {
-                let mut line = String::new();
-                let _ = BufReader::new(stdout).read_line(&mut line);
-                line
-            }),
-        )
-        .await
-        .expect("kvs-local printed its address within 60 s")
-        .expect("reader thread");
-        guard.base_url = line
-            .trim()
-            .strip_prefix("kvs-local listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        guard
-    }
-
-    fn kill(&mut self) {
-        // Child::kill sends SIGKILL on Unix: no shutdown code runs.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// One fragment of 30 frames; the first piece of a body also carries the stream header.
-fn fragment_bytes(first: bool, timecode: u64) -> Bytes {
-    let mut w = kvs_core::mkv::MkvWriter::new();
-    if first {
-        w.stream_header(&synth_header(1)).expect("header");
-    }
-    w.start_cluster(timecode);
-    for i in 0..30 {
-        w.frame(1, timecode + i * 33, i == 0, Bytes::from(vec![7u8; 3000]))
-            .expect("frame");
-    }
-    Bytes::from(w.into_vec())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persisted_fragments_survive_sigkill() {
@@ -104,7 +33,10 @@ async fn persisted_fragments_survive_sigkill() {
     let t0 = u64::try_from(kvs_local::media::now_ms()).unwrap_or(0) - 600_000;
     let feeder = tokio::spawn(async move {
         for i in 0..10_000u64 {
-            if tx.send(fragment_bytes(i == 0, t0 + i * 1000)).is_err() {
+            if tx
+                .send(fragment_bytes(i == 0, t0 + i * 1000, 3000))
+                .is_err()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -185,7 +117,8 @@ async fn persisted_fragments_survive_sigkill() {
 
     // Ingest again: numbers continue above everything handed out before the crash.
     let (tx, body) = ChannelBody::unbounded();
-    tx.send(fragment_bytes(true, t0 + 1_000_000)).expect("send");
+    tx.send(fragment_bytes(true, t0 + 1_000_000, 3000))
+        .expect("send");
     drop(tx);
     let req = hyper::Request::post("/putMedia")
         .header("host", base.trim_start_matches("http://"))

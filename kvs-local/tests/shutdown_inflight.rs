@@ -6,107 +6,15 @@
 
 mod media_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use kvs_core::putmedia::{Ack, AckEventType, AckParser};
 use kvs_local::dataplane::channel_body::ChannelBody;
 use media_support::http::{create_stream, list_fragment_numbers, send};
-use media_support::{capture, split, synth_header};
-
-/// Kills the server when the test ends early; `terminate` takes the child out once it exited.
-struct ServerProcess {
-    child: Option<Child>,
-    base_url: String,
-}
-
-impl ServerProcess {
-    async fn start(data_dir: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kvs-local"))
-            .args(["--listen", "127.0.0.1:0", "--allow-anonymous"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn kvs-local");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut guard = Self {
-            child: Some(child),
-            base_url: String::new(),
-        };
-        let line = tokio::time::timeout(
-            Duration::from_secs(60),
-            tokio::task::spawn_blocking(move || {
-                let mut line = String::new();
-                let _ = BufReader::new(stdout).read_line(&mut line);
-                line
-            }),
-        )
-        .await
-        .expect("kvs-local printed its address within 60 s")
-        .expect("reader thread");
-        guard.base_url = line
-            .trim()
-            .strip_prefix("kvs-local listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        guard
-    }
-
-    fn send_sigterm(&self) {
-        let child = self.child.as_ref().expect("running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-    }
-
-    /// Polls for the exit; the deadline is well above the default 10 s grace period.
-    async fn wait_exit(&mut self, deadline: Duration) -> std::process::ExitStatus {
-        let child = self.child.as_mut().expect("running");
-        let until = Instant::now() + deadline;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                return status;
-            }
-            assert!(
-                Instant::now() < until,
-                "kvs-local did not exit within {deadline:?} of SIGTERM"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// One complete fragment (a Cluster of 30 frames); the first also carries the stream header.
-fn fragment_bytes(first: bool, timecode: u64) -> Bytes {
-    let mut w = kvs_core::mkv::MkvWriter::new();
-    if first {
-        w.stream_header(&synth_header(1)).expect("header");
-    }
-    w.start_cluster(timecode);
-    for i in 0..30 {
-        w.frame(1, timecode + i * 33, i == 0, Bytes::from(vec![5u8; 4000]))
-            .expect("frame");
-    }
-    Bytes::from(w.into_vec())
-}
+use media_support::process::{ServerProcess, fragment_bytes};
+use media_support::{capture, split};
 
 fn numbers_of(acks: &[Ack], event: AckEventType) -> Vec<String> {
     acks.iter()
@@ -129,7 +37,7 @@ async fn sigterm_persists_received_synthetic_fragments() {
     const FRAGMENTS: u64 = 6;
     let t0 = u64::try_from(kvs_local::media::now_ms()).unwrap_or(0) - 600_000;
     let pieces = (0..FRAGMENTS)
-        .map(|i| fragment_bytes(i == 0, t0 + i * 1000))
+        .map(|i| fragment_bytes(i == 0, t0 + i * 1000, 4000))
         .collect();
     sigterm_mid_upload(Upload {
         pieces,

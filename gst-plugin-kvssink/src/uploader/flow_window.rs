@@ -9,6 +9,7 @@
 //! the producer had to wait long for room: a long wait means the ACK round trip, not the
 //! producer, sets the pace.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Where the window starts (and stays while ACKs come quickly).
@@ -16,28 +17,30 @@ pub const INITIAL_WINDOW: u64 = 1024 * 1024;
 /// A wait at least this long grows the window.
 pub const GROW_AFTER: Duration = Duration::from_millis(200);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Read on every frame, changed only after a long wait: an atomic, not a lock.
+#[derive(Debug)]
 pub struct FlowWindow {
-    current: u64,
+    current: AtomicU64,
     cap: u64,
 }
 
 impl FlowWindow {
     pub fn new(cap: u64) -> Self {
         Self {
-            current: INITIAL_WINDOW.min(cap),
+            current: AtomicU64::new(INITIAL_WINDOW.min(cap)),
             cap,
         }
     }
 
     pub fn current(&self) -> u64 {
-        self.current
+        self.current.load(Ordering::Relaxed)
     }
 
     /// Accounts for one wait for room that lasted `waited`.
-    pub fn after_wait(&mut self, waited: Duration) {
+    pub fn after_wait(&self, waited: Duration) {
         if waited >= GROW_AFTER {
-            self.current = self.current.saturating_mul(2).min(self.cap);
+            let grown = self.current().saturating_mul(2).min(self.cap);
+            self.current.store(grown, Ordering::Relaxed);
         }
     }
 }
@@ -48,7 +51,7 @@ mod tests {
 
     #[test]
     fn starts_small_and_grows_only_after_long_waits_up_to_the_cap() {
-        let mut w = FlowWindow::new(32 * 1024 * 1024);
+        let w = FlowWindow::new(32 * 1024 * 1024);
         assert_eq!(w.current(), INITIAL_WINDOW);
         w.after_wait(Duration::from_millis(5));
         assert_eq!(w.current(), INITIAL_WINDOW, "quick ACKs keep it small");

@@ -108,7 +108,11 @@ pub struct Uploader {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     events: EventSink,
     /// Flow control for non-live input (see `flow_window`); `None` for live input.
-    flow_window: Option<Mutex<self::flow_window::FlowWindow>>,
+    flow_window: Option<self::flow_window::FlowWindow>,
+    /// Set by `send_all`, under the lock it takes anyway, when the buffer went over the
+    /// window: `wait_for_room` looks at the buffer only then, so a frame under the window
+    /// costs no second lock.
+    over_window: std::sync::atomic::AtomicBool,
 }
 
 impl Uploader {
@@ -158,8 +162,8 @@ impl Uploader {
             commands: tx,
             task: Mutex::new(Some(task)),
             events,
-            flow_window: flow_control_window
-                .map(|cap| Mutex::new(self::flow_window::FlowWindow::new(cap))),
+            flow_window: flow_control_window.map(self::flow_window::FlowWindow::new),
+            over_window: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -208,6 +212,12 @@ impl Uploader {
                         None => dropped = Some(d),
                     }
                 }
+            }
+            if let Some(flow) = &self.flow_window
+                && s.buffer.holds_back(flow.current())
+            {
+                self.over_window
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
             }
             s.wake_body();
             // The session only needs waking to open a connection; while one streams, the
@@ -274,7 +284,13 @@ impl Uploader {
         let Some(flow) = self.flow_window.as_ref() else {
             return false;
         };
-        let window = flow.lock().map(|w| w.current()).unwrap_or(u64::MAX);
+        if !self
+            .over_window
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return false;
+        }
+        let window = flow.current();
         let mut started: Option<Instant> = None;
         let mut s = self.shared.lock();
         while !s.closed
@@ -289,9 +305,7 @@ impl Uploader {
         let Some(started) = started else {
             return false;
         };
-        if let Ok(mut w) = flow.lock() {
-            w.after_wait(started.elapsed());
-        }
+        flow.after_wait(started.elapsed());
         true
     }
 

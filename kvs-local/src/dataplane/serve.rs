@@ -75,19 +75,13 @@ pub async fn resolve_start(
             let stored = blocking(move || st.fragment_at(&s2, kind, ts)).await?;
             let mut pick = TimestampPick::new(ts);
             if let Some(m) = &stored {
-                let start = match kind {
-                    TimestampKind::Server => m.server_ts_ms,
-                    TimestampKind::Producer => m.producer_ts_ms,
-                };
+                let start = kind.pick(m.server_ts_ms, m.producer_ts_ms);
                 pick.offer(m.id, start, m.duration_ms);
             }
             // Fragments not persisted yet (or just persisted) are in the ring.
             let mut after = None;
             while let Some(f) = stream.live().next_after(after) {
-                let start = match kind {
-                    TimestampKind::Server => f.server_ts_ms,
-                    TimestampKind::Producer => f.producer_ts_ms,
-                };
+                let start = kind.pick(f.server_ts_ms, f.producer_ts_ms);
                 let dur = match f.end() {
                     Some(LiveEnd::Complete { duration_ms }) => duration_ms,
                     _ => i64::MAX / 4,

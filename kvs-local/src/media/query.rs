@@ -32,6 +32,16 @@ pub struct FragmentMeta {
 const COLUMNS: &str = "fragment_id, chunk_id, offset_bytes, length_bytes, producer_ts_ms, \
      server_ts_ms, duration_ms, cluster_timecode, frame_count, header_id, tags_json";
 
+impl TimestampKind {
+    /// The one of a fragment's two start times this kind names.
+    pub fn pick(self, server_ts_ms: i64, producer_ts_ms: i64) -> i64 {
+        match self {
+            TimestampKind::Server => server_ts_ms,
+            TimestampKind::Producer => producer_ts_ms,
+        }
+    }
+}
+
 fn from_row(r: &Row<'_>) -> rusqlite::Result<FragmentMeta> {
     let tags_json: String = r.get(10)?;
     let tags = super::fragment_tags::from_json(&tags_json);
@@ -150,11 +160,9 @@ pub fn containing(
         .query_row(params![stream_id, ts_ms, cutoff_ms], from_row)
         .optional()?
         .filter(|f| {
-            let start = match kind {
-                TimestampKind::Server => f.server_ts_ms,
-                TimestampKind::Producer => f.producer_ts_ms,
-            };
-            start.saturating_add(f.duration_ms) > ts_ms
+            kind.pick(f.server_ts_ms, f.producer_ts_ms)
+                .saturating_add(f.duration_ms)
+                > ts_ms
         });
     if covering.is_some() {
         return Ok(covering);

@@ -400,3 +400,4 @@ pub fn events(acks: &[Ack]) -> Vec<(AckEventType, Option<u32>)> {
 }
 
 pub mod http;
+pub mod process;

@@ -286,6 +286,11 @@ impl Committer {
         }
         let committed = batch.len();
         let durable = placed.iter().filter(|p| p.is_ok()).count() as u64;
+        // Counted before anyone is told, so a waiter that reads the counts sees its own round.
+        if commit.is_ok() {
+            self.stats.rounds.fetch_add(1, Ordering::Relaxed);
+            self.stats.fragments.fetch_add(durable, Ordering::Relaxed);
+        }
         for ((f, reply), p) in batch.into_iter().zip(placed) {
             let result = match (&commit, p) {
                 (Ok(()), Ok(_)) => {
@@ -296,10 +301,6 @@ impl Committer {
                 (_, Err(e)) => Err(e),
             };
             let _ = reply.send(result);
-        }
-        if commit.is_ok() {
-            self.stats.rounds.fetch_add(1, Ordering::Relaxed);
-            self.stats.fragments.fetch_add(durable, Ordering::Relaxed);
         }
         tracing::trace!(fragments = committed, durable, "group commit");
     }

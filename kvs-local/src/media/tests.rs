@@ -257,13 +257,15 @@ async fn one_group_commit_covers_fragments_of_many_streams() {
                 .expect("stream"),
         );
     }
-    let (rounds_before, _) = store.commit_counts();
-    // All 50 are queued before the first can finish its fsync.
-    let mut waits = Vec::new();
+    // Ids first: reserving one is a round trip to the committer, which would let it flush
+    // each fragment alone. Then all 50 are queued before the first can finish its fsync.
+    let mut fragments = Vec::new();
     for s in &streams {
         let id = store.next_fragment_id(s).await.expect("id");
-        waits.push(store.persist(pending(&store, s, id, now, &[1u8; 4096])));
+        fragments.push(pending(&store, s, id, now, &[1u8; 4096]));
     }
+    let (rounds_before, _) = store.commit_counts();
+    let waits: Vec<_> = fragments.into_iter().map(|f| store.persist(f)).collect();
     for w in waits {
         w.await.expect("persisted");
     }

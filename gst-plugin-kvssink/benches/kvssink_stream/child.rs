@@ -69,6 +69,24 @@ fn rusage() -> (f64, f64) {
     (us(ru.ru_utime) + us(ru.ru_stime), ru.ru_nvcsw as f64)
 }
 
+/// CPU ns so far of each live thread, by thread name (`/proc/self/task/*/schedstat`).
+fn thread_cpu_ns() -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        *by_name.entry(name.trim().to_owned()).or_default() += ns;
+    }
+    by_name
+}
+
 pub fn init_gst() {
     gst::init().expect("GStreamer initialises");
     gstrskvssink::plugin_register_static().expect("plugin registers");
@@ -85,6 +103,15 @@ pub fn run(sink: &str, mode: Mode, file: &str, url: &str, stream: &str) {
     let extra = std::env::var("KVSSINK_BENCH_PROPS").unwrap_or_default();
     let sink_desc = match sink {
         "fakesink" => "fakesink name=sink sync=false".to_owned(),
+        // References for the floor: one thread hand-off; the same bytes over loopback TCP.
+        "queue" => "queue ! fakesink name=sink sync=false".to_owned(),
+        "tcpclientsink" => {
+            let (host, port) = url
+                .trim_start_matches("tcp://")
+                .rsplit_once(':')
+                .expect("tcp://HOST:PORT");
+            format!("tcpclientsink name=sink host={host} port={port} sync=false")
+        }
         _ => format!(
             "kvssink name=sink stream-name={stream} aws-region=us-east-1 endpoint-uri={url} \
              access-key=AKIDLOCAL secret-key=local-secret {extra}"
@@ -102,6 +129,7 @@ pub fn run(sink: &str, mode: Mode, file: &str, url: &str, stream: &str) {
         .expect("a pipeline");
     pipeline.set_state(gst::State::Paused).expect("PAUSED");
     let _ = pipeline.state(gst::ClockTime::from_seconds(30));
+    let threads0 = thread_cpu_ns();
     let (cpu0, vcsw0) = rusage();
     let (allocs0, bytes0) = alloc::counts();
     let t0 = Instant::now();
@@ -118,9 +146,16 @@ pub fn run(sink: &str, mode: Mode, file: &str, url: &str, stream: &str) {
     alloc::set_tracing(0);
     let wall = t0.elapsed();
     let (cpu1, vcsw1) = rusage();
+    if std::env::var_os("KVSSINK_BENCH_THREADS").is_some() {
+        // Threads that ended before EOS are not listed (getrusage above still counts them).
+        for (name, ns) in thread_cpu_ns() {
+            let spent = ns.saturating_sub(threads0.get(&name).copied().unwrap_or(0));
+            eprintln!("thread {name:<24} {:>9.0} µs", spent as f64 / 1e3);
+        }
+    }
     let maxrss = peak_rss_kib();
     let (allocs1, bytes1) = alloc::counts();
-    let (last, max) = if sink == "fakesink" {
+    let (last, max) = if sink != "kvssink" {
         (0, 0)
     } else {
         let s = pipeline

@@ -14,8 +14,17 @@
 //! - whole run: (kvssink - fakesink) over 900 frames;
 //! - marginal: ((kvssink900 - kvssink300) - (fakesink900 - fakesink300)) / 600.
 //!
-//! Environment: `KVSSINK_BENCH_MODES` (`fast,realtime`), `KVSSINK_BENCH_ROUNDS` (fast, 5),
-//! `KVSSINK_BENCH_RT_ROUNDS` (real time, 3; each round streams 40 s per sink).
+//! In fast mode each round also runs two references, measured the same way: `h264parse !
+//! queue ! fakesink` (what one thread hand-off costs) and `h264parse ! tcpclientsink` to a
+//! listener in this process that throws the bytes away (what moving the same bytes over
+//! loopback TCP costs, no muxing, no HTTP, no hand-off). They show the floor the sink's
+//! figure stands on; the machine is noisy, so each is reported as the median and the lowest
+//! round, and kvssink minus tcpclientsink per round.
+//!
+//! Environment: `KVSSINK_BENCH_MODES` (`fast,realtime`), `KVSSINK_BENCH_ROUNDS` (fast, 7),
+//! `KVSSINK_BENCH_RT_ROUNDS` (real time, 3; each round streams 40 s per sink),
+//! `KVSSINK_BENCH_REFS=0` (skip the references), `KVSSINK_BENCH_PROPS` (extra kvssink
+//! properties), `KVSSINK_BENCH_THREADS=1` (each child prints CPU per thread to stderr).
 //! To name the allocation sites of one run:
 //! `KVSSINK_BENCH_ALLOC_TRACE=7 target/release/deps/kvssink_stream-* --child kvssink fast FILE URL STREAM`
 //! against a running kvs-local.
@@ -64,9 +73,19 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// [kvssink900, fakesink900, kvssink300, fakesink300] of one round.
 type Round = [Sample; 4];
 
-fn measure(mode: Mode, rounds: usize, files: (&Path, &Path), url: &str) -> Vec<Round> {
+/// The floor references of one round: [queue900, queue300, tcpclientsink900, tcpclientsink300].
+type Refs = [Sample; 4];
+
+fn measure(
+    mode: Mode,
+    rounds: usize,
+    files: (&Path, &Path),
+    url: &str,
+    discard: Option<&str>,
+) -> (Vec<Round>, Vec<Refs>) {
     let (f900, f300) = files;
     let mut rows = Vec::new();
+    let mut refs = Vec::new();
     for round in 0..rounds {
         let tag = format!("{}-{round}", mode.name());
         let k900 = run_child("kvssink", mode, f900, url, &format!("bench-{tag}-900"));
@@ -78,16 +97,49 @@ fn measure(mode: Mode, rounds: usize, files: (&Path, &Path), url: &str) -> Vec<R
             mode.name()
         );
         rows.push([k900, s900, k300, s300]);
+        if let Some(tcp) = discard {
+            let q900 = run_child("queue", mode, f900, url, "-");
+            let q300 = run_child("queue", mode, f300, url, "-");
+            let t900 = run_child("tcpclientsink", mode, f900, tcp, "-");
+            let t300 = run_child("tcpclientsink", mode, f300, tcp, "-");
+            eprintln!(
+                "  queue900 {q900:?}\n  queue300 {q300:?}\n  tcpclientsink900 {t900:?}\n  tcpclientsink300 {t300:?}"
+            );
+            refs.push([q900, q300, t900, t300]);
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
-    rows
+    (rows, refs)
 }
 
-fn report(mode: Mode, rows: &[Round]) {
+/// A TCP listener that reads and throws away what it gets, in this (unmeasured) process:
+/// the far end for the `tcpclientsink` reference. Returns `tcp://127.0.0.1:PORT`.
+fn start_discard_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("discard listener");
+    let addr = listener.local_addr().expect("local addr");
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let _ = std::io::copy(&mut conn, &mut std::io::sink());
+            });
+        }
+    });
+    format!("tcp://{addr}")
+}
+
+/// CPU µs per frame of a pipeline beyond the fakesink pipeline of the same round, between
+/// the 900- and the 300-frame run.
+fn cpu_marginal(run900: &Sample, run300: &Sample, round: &Round) -> f64 {
+    ((run900.cpu_us - run300.cpu_us) - (round[1].cpu_us - round[3].cpu_us)) / 600.0
+}
+
+fn report(mode: Mode, rows: &[Round], refs: &[Refs]) {
     let col = |f: &dyn Fn(&Round) -> f64| median(rows.iter().map(f).collect());
     let marginal = |f: &dyn Fn(&Sample) -> f64| {
         col(&|r: &Round| ((f(&r[0]) - f(&r[2])) - (f(&r[1]) - f(&r[3]))) / 600.0)
     };
+    let lowest = |v: Vec<f64>| v.into_iter().fold(f64::INFINITY, f64::min);
     let whole = |f: &dyn Fn(&Sample) -> f64| col(&|r: &Round| (f(&r[0]) - f(&r[1])) / 900.0);
     println!("{} mode, medians over {} rounds:", mode.name(), rows.len());
     println!(
@@ -98,10 +150,44 @@ fn report(mode: Mode, rows: &[Round]) {
         "  kvssink CPU per frame, whole run:         {:.1} µs",
         whole(&|s| s.cpu_us)
     );
+    let kvssink: Vec<f64> = rows.iter().map(|r| cpu_marginal(&r[0], &r[2], r)).collect();
     println!(
-        "  kvssink CPU per frame, marginal:          {:.1} µs",
-        marginal(&|s| s.cpu_us)
+        "  kvssink CPU per frame, marginal:          {:.1} µs (lowest round {:.1} µs)",
+        median(kvssink.clone()),
+        lowest(kvssink.clone())
     );
+    if !refs.is_empty() {
+        // Same rounds, same fakesink runs subtracted: what a thread hand-off and what moving
+        // the bytes over loopback TCP (with the receiver's kernel work, which loopback does
+        // in the sender's thread) cost on this machine.
+        let per_ref = |i: usize| -> Vec<f64> {
+            rows.iter()
+                .zip(refs)
+                .map(|(r, x)| cpu_marginal(&x[i], &x[i + 1], r))
+                .collect()
+        };
+        let (queue, tcp) = (per_ref(0), per_ref(2));
+        println!(
+            "  reference `queue ! fakesink`, marginal:   {:.1} µs (lowest {:.1} µs)",
+            median(queue.clone()),
+            lowest(queue)
+        );
+        println!(
+            "  reference `tcpclientsink`, marginal:      {:.1} µs (lowest {:.1} µs)",
+            median(tcp.clone()),
+            lowest(tcp.clone())
+        );
+        let above: Vec<f64> = kvssink.iter().zip(&tcp).map(|(k, t)| k - t).collect();
+        println!(
+            "  kvssink above tcpclientsink, marginal:    {:.1} µs (per round: {})",
+            median(above.clone()),
+            above
+                .iter()
+                .map(|v| format!("{v:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!(
         "  kvssink peak RSS above fakesink:          {:.2} MiB",
         col(&|r| (r[0].maxrss_kib - r[1].maxrss_kib) / 1024.0)
@@ -169,23 +255,25 @@ fn main() {
         .collect();
 
     let server = setup::Server::start(&target);
+    let discard = start_discard_server();
+    let with_refs = env_usize("KVSSINK_BENCH_REFS", 1) != 0;
     let mut results = Vec::new();
     for mode in modes {
         let rounds = match mode {
-            Mode::Fast => env_usize("KVSSINK_BENCH_ROUNDS", 5),
+            Mode::Fast => env_usize("KVSSINK_BENCH_ROUNDS", 7),
             Mode::RealTime => env_usize("KVSSINK_BENCH_RT_ROUNDS", 3),
         };
-        results.push((
-            mode,
-            measure(mode, rounds.max(1), (&f900, &f300), &server.url),
-        ));
+        // The references run in fast mode only: in real time each run lasts 30 s.
+        let refs = (with_refs && mode == Mode::Fast).then_some(discard.as_str());
+        let (rows, refs) = measure(mode, rounds.max(1), (&f900, &f300), &server.url, refs);
+        results.push((mode, rows, refs));
     }
     println!(
         "input: 900 frames 1080p30 H.264, {:.1} MB ({:.2} Mbit/s)",
         size as f64 / 1e6,
         size as f64 * 8.0 / 30.0 / 1e6
     );
-    for (mode, rows) in &results {
-        report(*mode, rows);
+    for (mode, rows, refs) in &results {
+        report(*mode, rows, refs);
     }
 }

@@ -4,7 +4,8 @@
 //! stream it is reading, so kvssrc starts a new stream downstream (see
 //! `src/kvssrc/imp/new_stream.rs`): the demuxer's pads are replaced, the audio pad appears,
 //! and both parts play to the end — through matroskademux with an application linking its
-//! pads, through decodebin, archived and live.
+//! pads, through decodebin and playbin, archived and live. playbin also seeks into the part
+//! with audio and back, after kvssrc has read ahead past the change.
 
 mod support;
 
@@ -220,59 +221,220 @@ fn decodebin_switches_to_the_new_tracks_and_decodes_both_parts() {
 
 #[test]
 fn playbin_plays_both_parts_to_eos() {
-    init();
-    require_element("playbin", "gstreamer1.0-plugins-base");
-    require_element("avdec_h264", "gstreamer1.0-libav");
-    require_element("avdec_aac", "gstreamer1.0-libav");
-    let (local, _) = video_then_video_and_audio("tc-play");
-    let uri = format!(
-        "kvs://tc-play?region=us-east-1&start=earliest&end={}&endpoint={}",
-        FAR_END_MS / 1000,
-        local.url()
+    play_to_eos("playbin", "tc-play");
+}
+
+/// A `kvs://` URI through `factory` (playbin or playbin3) to EOS, counting decoded buffers.
+fn play_to_eos(factory: &str, stream: &str) {
+    let (local, _) = video_then_video_and_audio(stream);
+    let player = Player::new(factory, stream, &local, false);
+    player.play();
+    player.wait_eos();
+    let got = player.pts();
+    assert_eq!(got.get("video").map(Vec::len), Some(120), "{got:?}");
+    assert!(got.get("audio").is_some_and(|a| !a.is_empty()), "{got:?}");
+}
+
+#[test]
+fn playbin_seeks_into_the_part_with_audio_and_back() {
+    let (local, _) = video_then_video_and_audio("tc-seek");
+    // Synchronised to the clock, so the first part is still playing when it is checked.
+    let player = Player::new("playbin", "tc-seek", &local, true);
+    player.play();
+    player.wait_for(|got| got.get("video").is_some_and(|v| v.len() >= 5));
+    assert!(
+        !player.pts().contains_key("audio"),
+        "the first part has no audio"
     );
-    let playbin = gst::ElementFactory::make("playbin")
-        .property("uri", &uri)
-        .build()
-        .expect("playbin");
-    let counts: std::sync::Arc<std::sync::Mutex<BTreeMap<&'static str, usize>>> =
-        std::sync::Arc::default();
-    for (prop, kind) in [("video-sink", "video"), ("audio-sink", "audio")] {
-        let sink = gst::ElementFactory::make("fakesink")
-            .property("sync", false)
-            .build()
-            .expect("fakesink");
-        let counts = counts.clone();
-        sink.static_pad("sink").expect("sink pad").add_probe(
-            gst::PadProbeType::BUFFER,
-            move |_, _| {
-                *counts.lock().unwrap().entry(kind).or_default() += 1;
-                gst::PadProbeReturn::Ok
-            },
-        );
-        playbin.set_property(prop, &sink);
-    }
-    playbin.connect("source-setup", false, |args| {
-        if let Some(src) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
-            src.set_property("access-key", "AKIDTEST");
-            src.set_property("secret-key", "test");
-        }
-        None
+
+    // Into the second part, between its key frames (stream time from the first frame).
+    player.seek(gst::ClockTime::from_mseconds(10_500));
+    player.wait_for(|got| {
+        got.get("video").is_some_and(|v| v.len() >= 10)
+            && got.get("audio").is_some_and(|a| !a.is_empty())
     });
-    playbin.set_state(gst::State::Playing).expect("PLAYING");
-    let bus = playbin.bus().expect("bus");
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(60),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
+    let got = player.pts();
+    let video = got.get("video").cloned().unwrap_or_default();
+    assert_eq!(
+        video.first().copied(),
+        Some(gst::ClockTime::from_seconds(T0 + 10)),
+        "starts at the second part's key frame: {video:?}"
     );
-    playbin.set_state(gst::State::Null).expect("NULL");
-    match msg.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => {}
-        Some(gst::MessageView::Error(e)) => {
-            panic!("playbin failed: {} ({:?})", e.error(), e.debug())
+    assert!(
+        got.get("audio")
+            .and_then(|a| a.first())
+            .is_some_and(|p| *p >= gst::ClockTime::from_seconds(T0 + 10)),
+        "the audio track of the second part plays: {got:?}"
+    );
+
+    // Back into the first part: video only again, from its key frame at 1 s.
+    player.seek(gst::ClockTime::from_mseconds(1_500));
+    player.wait_for(|got| got.get("video").is_some_and(|v| v.len() >= 10));
+    let video = player.pts().get("video").cloned().unwrap_or_default();
+    assert_eq!(
+        video.first().copied(),
+        Some(gst::ClockTime::from_seconds(T0 + 1)),
+        "starts at the first part's key frame: {video:?}"
+    );
+    player.wait_eos();
+    let got = player.pts();
+    let video = got.get("video").cloned().unwrap_or_default();
+    assert_eq!(
+        video.len(),
+        120 - 30,
+        "from 1 s on: the rest of the first part and all of the second"
+    );
+    assert!(video.windows(2).all(|w| w[0] < w[1]), "{video:?}");
+    assert!(got.get("audio").is_some_and(|a| !a.is_empty()), "{got:?}");
+}
+
+/// playbin3/decodebin3 (GStreamer 1.22) do not follow a track-set change (docs/
+/// TROUBLESHOOTING.md); a stream whose tracks stay the same plays through them.
+#[test]
+fn playbin3_plays_a_stream_whose_tracks_stay_the_same() {
+    init();
+    require_av();
+    gstrskvssink::plugin_register_static().expect("kvssink registers");
+    let local = Local::start();
+    local.create_stream("tc-play3");
+    let sent = produce(
+        &format!(
+            "{} {} ! sink.video_0 {} ! sink.audio_0",
+            local.kvssink(
+                "tc-play3",
+                &format!("streaming-type=offline file-start-time={T0}")
+            ),
+            video(60),
+            audio(86)
+        ),
+        DEADLINE,
+    );
+    local.wait_for_fragments("tc-play3", 2, DEADLINE);
+    let player = Player::new("playbin3", "tc-play3", &local, false);
+    player.play();
+    player.wait_eos();
+    let got = player.pts();
+    assert_eq!(
+        got.get("video").map(|v| v.len() as u64),
+        sent.get("video").copied(),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.get("audio").map(|a| a.len() as u64),
+        sent.get("audio").copied(),
+        "{got:?}"
+    );
+}
+
+type Pts = BTreeMap<&'static str, Vec<gst::ClockTime>>;
+
+/// playbin(3) on a `kvs://` URI with fakesinks that record what reaches them.
+struct Player {
+    playbin: gst::Element,
+    got: std::sync::Arc<std::sync::Mutex<Pts>>,
+}
+
+impl Player {
+    fn new(factory: &str, stream: &str, local: &Local, sync: bool) -> Self {
+        init();
+        require_element(factory, "gstreamer1.0-plugins-base");
+        require_element("avdec_h264", "gstreamer1.0-libav");
+        require_element("avdec_aac", "gstreamer1.0-libav");
+        let uri = format!(
+            "kvs://{stream}?region=us-east-1&start=earliest&end={}&endpoint={}",
+            FAR_END_MS / 1000,
+            local.url()
+        );
+        let playbin = gst::ElementFactory::make(factory)
+            .property("uri", &uri)
+            .build()
+            .expect("playbin");
+        let got: std::sync::Arc<std::sync::Mutex<Pts>> = std::sync::Arc::default();
+        for (prop, kind) in [("video-sink", "video"), ("audio-sink", "audio")] {
+            let sink = gst::ElementFactory::make("fakesink")
+                .property("sync", sync)
+                .build()
+                .expect("fakesink");
+            let got = got.clone();
+            sink.static_pad("sink").expect("sink pad").add_probe(
+                gst::PadProbeType::BUFFER,
+                move |_, info| {
+                    if let Some(pts) = info.buffer().and_then(|b| b.pts()) {
+                        got.lock().unwrap().entry(kind).or_default().push(pts);
+                    }
+                    gst::PadProbeReturn::Ok
+                },
+            );
+            playbin.set_property(prop, &sink);
         }
-        _ => panic!("playbin did not reach EOS in 60 s"),
+        playbin.connect("source-setup", false, |args| {
+            if let Some(src) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+                src.set_property("access-key", "AKIDTEST");
+                src.set_property("secret-key", "test");
+            }
+            None
+        });
+        Self { playbin, got }
     }
-    let counts = counts.lock().unwrap().clone();
-    assert_eq!(counts.get("video").copied(), Some(120), "{counts:?}");
-    assert!(counts.get("audio").is_some_and(|n| *n > 0), "{counts:?}");
+
+    fn play(&self) {
+        self.playbin
+            .set_state(gst::State::Playing)
+            .expect("PLAYING");
+    }
+
+    fn pts(&self) -> Pts {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Polls what arrived until `done` says so; fails on a bus error or after the deadline.
+    fn wait_for(&self, done: impl Fn(&Pts) -> bool) {
+        let end = std::time::Instant::now() + DEADLINE;
+        let bus = self.playbin.bus().expect("bus");
+        while !done(&self.pts()) {
+            assert!(
+                std::time::Instant::now() < end,
+                "not reached in {DEADLINE:?}: {:?}",
+                self.pts()
+            );
+            if let Some(msg) = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(50),
+                &[gst::MessageType::Error],
+            ) && let gst::MessageView::Error(e) = msg.view()
+            {
+                panic!("playback failed: {} ({:?})", e.error(), e.debug());
+            }
+        }
+    }
+
+    /// A flushing key-unit seek to `position` (stream time); what arrived before is forgotten.
+    fn seek(&self, position: gst::ClockTime) {
+        // A seek is taken once the pipeline has prerolled.
+        let _ = self.playbin.state(gst::ClockTime::from_seconds(30));
+        self.playbin
+            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, position)
+            .expect("the seek is accepted");
+        self.got.lock().unwrap().clear();
+    }
+
+    fn wait_eos(&self) {
+        let bus = self.playbin.bus().expect("bus");
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(DEADLINE.as_secs()),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Eos(_)) => {}
+            Some(gst::MessageView::Error(e)) => {
+                panic!("playback failed: {} ({:?})", e.error(), e.debug())
+            }
+            _ => panic!("no EOS in {DEADLINE:?}"),
+        }
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        let _ = self.playbin.set_state(gst::State::Null);
+    }
 }

@@ -15,6 +15,7 @@ use kvs_core::consumer::{
     CompletionRule, ConsumerEvent, FragmentInfo, GetMediaMerger, MergerStats, ResumePoint,
     TimestampSource,
 };
+use kvs_core::mkv::StreamHeader;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -38,6 +39,9 @@ pub enum Item {
     Data {
         chunks: Vec<Bytes>,
         new_stream: Option<StreamChange>,
+        /// The stream header whose bytes these chunks carry, if any: once the element has
+        /// output them, it is what downstream is reading (the session reads ahead of that).
+        header: Option<StreamHeader>,
     },
     /// A fragment whose data has all been handed over.
     Fragment(FragmentInfo),
@@ -135,9 +139,27 @@ impl Sink {
         }
     }
 
+    /// Sends what `chunks` holds, if anything, as one data item.
+    async fn send_data(
+        &self,
+        chunks: &mut Vec<Bytes>,
+        header: &mut Option<StreamHeader>,
+    ) -> Result<(), Closed> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        self.send(Item::Data {
+            chunks: std::mem::take(chunks),
+            new_stream: None,
+            header: header.take(),
+        })
+        .await
+    }
+
     /// Sends everything the merger has ready, batching consecutive bytes.
     async fn flush(&self, merger: &mut GetMediaMerger) -> Result<(), StopReason> {
         let mut chunks = Vec::new();
+        let mut header_in_chunks = None;
         while let Some(ev) = merger.next_event() {
             match ev {
                 ConsumerEvent::StreamHeader {
@@ -149,15 +171,10 @@ impl Sink {
                     self.update(|s| previous = s.output_header.replace(header.clone()));
                     if first {
                         chunks.push(bytes);
+                        header_in_chunks = Some(header);
                         continue;
                     }
-                    if !chunks.is_empty() {
-                        self.send(Item::Data {
-                            chunks: std::mem::take(&mut chunks),
-                            new_stream: None,
-                        })
-                        .await?;
-                    }
+                    self.send_data(&mut chunks, &mut header_in_chunks).await?;
                     // Without a previous header (a seek's session continuing one it did not
                     // see) nothing says the shape stayed: start afresh.
                     let change = previous
@@ -167,6 +184,7 @@ impl Sink {
                     self.send(Item::Data {
                         chunks: vec![bytes],
                         new_stream: Some(change),
+                        header: Some(header),
                     })
                     .await?;
                 }
@@ -179,13 +197,7 @@ impl Sink {
                     chunks.push(bytes);
                 }
                 ConsumerEvent::Fragment(info) => {
-                    if !chunks.is_empty() {
-                        self.send(Item::Data {
-                            chunks: std::mem::take(&mut chunks),
-                            new_stream: None,
-                        })
-                        .await?;
-                    }
+                    self.send_data(&mut chunks, &mut header_in_chunks).await?;
                     self.update(|s| {
                         s.millis_behind_now = info.millis_behind_now.or(s.millis_behind_now);
                     });
@@ -199,13 +211,7 @@ impl Sink {
                 }
             }
         }
-        if !chunks.is_empty() {
-            self.send(Item::Data {
-                chunks,
-                new_stream: None,
-            })
-            .await?;
-        }
+        self.send_data(&mut chunks, &mut header_in_chunks).await?;
         let stats = merger.stats();
         let token = merger.continuation_token().map(str::to_owned);
         let last = merger.last_fragment_number().map(str::to_owned);

@@ -38,7 +38,9 @@
  * ones exist, so decodebin and playbin switch to the new tracks like a chained stream. An
  * application linking matroskademux's pads itself must handle `pad-added` (and should remove
  * what it linked to a removed pad). The new pads carry an offset so running time goes on
- * where the old ones stopped.
+ * where the old ones stopped. decodebin3/playbin3 (GStreamer 1.22) do not switch this way:
+ * across a track-set change they lose a frame or stop (docs/TROUBLESHOOTING.md). A seek in
+ * an archived range lands in whichever track set is there, whatever was read ahead.
  *
  * Re-sent fragments: a fragment with the same producer start time and the same tracks as the
  * one before it is a producer's re-send of a fragment whose ACK it lost (the service stores

@@ -59,7 +59,6 @@ impl KvsSrc {
             session: slot,
             last_status,
             stream_start_ns,
-            header,
             ..
         } = &mut *lock(&self.state)
         {
@@ -67,9 +66,6 @@ impl KvsSrc {
                 *last_status = s.status();
                 if stream_start_ns.is_none() {
                     *stream_start_ns = last_status.first_pts_ns;
-                }
-                if last_status.output_header.is_some() {
-                    header.clone_from(&last_status.output_header);
                 }
             }
             *slot = session;
@@ -84,7 +80,16 @@ impl KvsSrc {
         self.finish_switch();
         loop {
             match self.next_item()? {
-                Item::Data { chunks, new_stream } => {
+                Item::Data {
+                    chunks,
+                    new_stream,
+                    header,
+                } => {
+                    if header.is_some()
+                        && let State::Started { header: out, .. } = &mut *lock(&self.state)
+                    {
+                        *out = header;
+                    }
                     if new_stream == Some(StreamChange::Tracks) {
                         self.start_new_stream();
                     }

@@ -203,12 +203,15 @@ impl KvsSrc {
         };
         if let Some(s) = session.as_ref() {
             *last_status = s.status();
-            if last_status.output_header.is_some() {
-                header.clone_from(&last_status.output_header);
-            }
         }
         cfg.seek_ms = Some(target_ms);
         cfg.continue_header = header.clone();
+        gst::debug!(
+            CAT,
+            imp = self,
+            "range restarts at {target_ms} ms, continuing a stream of {} tracks",
+            header.as_ref().map_or(0, |h| h.tracks.len())
+        );
         // Dropping the old session aborts its requests.
         *session = Some(Session::start(cfg));
         if let Some(start) = segment

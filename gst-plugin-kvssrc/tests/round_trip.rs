@@ -417,3 +417,71 @@ fn now_reader_started_before_the_producer_gets_every_frame() {
     );
     assert_well_formed(&got);
 }
+
+#[test]
+fn continuation_token_property_names_the_last_fragment_played_not_read() {
+    use gst::prelude::*;
+    let stored = Stored::new("rt-played");
+    // appsink takes one buffer and is pulled only when the test says so: the streaming
+    // thread waits there while the session reads ahead of it (up to its queue of items).
+    let pipeline = gst::parse::launch(&format!(
+        "{} ! appsink name=out max-buffers=1 sync=false",
+        stored.local.kvssrc("rt-played", "start-selector=earliest")
+    ))
+    .expect("pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let src = pipeline.by_name("src").expect("kvssrc");
+    let out = pipeline
+        .by_name("out")
+        .expect("appsink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink type");
+    let bus = pipeline.bus().expect("bus");
+    let fragment_tokens = || -> Vec<String> {
+        std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Element]))
+            .filter_map(|m| {
+                let s = m.structure()?;
+                (s.name() == "kvs-fragment")
+                    .then(|| s.get::<String>("continuation-token").ok())
+                    .flatten()
+            })
+            .collect()
+    };
+    let read_by_session = || {
+        src.property::<gst::Structure>("stats")
+            .get::<u64>("fragments")
+            .unwrap_or(0)
+    };
+    let token = || src.property::<Option<String>>("continuation-token");
+    pipeline.set_state(gst::State::Playing).expect("PLAYING");
+    let end = std::time::Instant::now() + DEADLINE;
+
+    // The session has a whole fragment; nothing of it has been played to its end.
+    while read_by_session() < 1 {
+        assert!(std::time::Instant::now() < end, "the session read nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(fragment_tokens().is_empty(), "the output lags the session");
+    assert_eq!(token(), None, "no fragment played yet");
+
+    // Play until the first fragment's message, then stop pulling.
+    let first = loop {
+        assert!(std::time::Instant::now() < end, "no kvs-fragment message");
+        let _ = out.try_pull_sample(gst::ClockTime::from_mseconds(100));
+        if let Some(t) = fragment_tokens().pop() {
+            break t;
+        }
+    };
+    assert_eq!(token().as_deref(), Some(first.as_str()));
+    assert!(
+        read_by_session() >= 1,
+        "the session is at least as far as the output"
+    );
+    pipeline.set_state(gst::State::Null).expect("NULL");
+    assert_eq!(
+        token().as_deref(),
+        Some(first.as_str()),
+        "still readable once the pipeline is down"
+    );
+}

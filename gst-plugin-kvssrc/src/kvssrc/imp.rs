@@ -67,6 +67,10 @@ pub struct KvsSrc {
     /// A demuxer reset for new tracks whose new pads are still to be settled (see
     /// `new_stream`).
     switch: Mutex<Option<new_stream::Switch>>,
+    /// Continuation token of the last fragment whose data went downstream. The session reads
+    /// ahead of that, so its own token may be several fragments further; kept after stop so
+    /// an application can read it once the pipeline is down.
+    played_token: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -150,6 +154,7 @@ impl ElementImpl for KvsSrc {
 
 impl BaseSrcImpl for KvsSrc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.played_token) = None;
         let settings = lock(&self.settings).clone();
         let cfg = settings
             .session_config()

@@ -95,7 +95,12 @@ impl KvsSrc {
                     }
                     return self.data_buffer(chunks, new_stream.is_some());
                 }
-                Item::Fragment(info) => self.post_fragment(&info),
+                Item::Fragment(info) => {
+                    if info.continuation_token.is_some() {
+                        lock(&self.played_token).clone_from(&info.continuation_token);
+                    }
+                    self.post_fragment(&info);
+                }
                 Item::DuplicateSkipped(info) => gst::debug!(
                     CAT,
                     imp = self,

@@ -185,7 +185,7 @@ impl KvsSrc {
             return self.stats().to_value();
         }
         if pspec.name() == "continuation-token" {
-            return self.status().continuation_token.to_value();
+            return lock(&self.played_token).to_value();
         }
         let s = lock(&self.settings);
         match pspec.name() {

@@ -24,17 +24,21 @@
 //! Environment: `KVSSINK_BENCH_MODES` (`fast,realtime`), `KVSSINK_BENCH_ROUNDS` (fast, 7),
 //! `KVSSINK_BENCH_RT_ROUNDS` (real time, 3; each round streams 40 s per sink),
 //! `KVSSINK_BENCH_REFS=0` (skip the references), `KVSSINK_BENCH_PROPS` (extra kvssink
-//! properties), `KVSSINK_BENCH_THREADS=1` (each child prints CPU per thread to stderr).
+//! properties), `KVSSINK_BENCH_THREADS=1` (each child prints CPU per thread to stderr),
+//! `KVSSINK_BENCH_PIN=0` (do not pin; by default kvs-local and this process run on CPU 0
+//! and each measured pipeline on CPU 1, see `pin.rs`).
 //! To name the allocation sites of one run:
 //! `KVSSINK_BENCH_ALLOC_TRACE=7 target/release/deps/kvssink_stream-* --child kvssink fast FILE URL STREAM`
 //! against a running kvs-local.
 
 mod alloc;
 mod child;
+mod pin;
 mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use child::{Mode, Sample};
@@ -42,8 +46,15 @@ use child::{Mode, Sample};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
+/// kvs-local and this process run on CPU 0, the measured children on CPU 1.
+static PINNED: AtomicBool = AtomicBool::new(false);
+
 fn run_child(sink: &str, mode: Mode, file: &Path, url: &str, stream: &str) -> Sample {
-    let out = Command::new(std::env::current_exe().expect("own path"))
+    let mut cmd = Command::new(std::env::current_exe().expect("own path"));
+    if PINNED.load(Ordering::Relaxed) {
+        cmd.env(pin::CHILD_CPU, "1");
+    }
+    let out = cmd
         .args(["--child", sink, mode.name()])
         .arg(file)
         .args([url, stream])
@@ -225,11 +236,22 @@ fn main() {
             panic!("usage: --child SINK MODE FILE URL STREAM");
         };
         let mode = Mode::parse(mode).expect("mode is fast or realtime");
+        if let Some(cpu) = std::env::var(pin::CHILD_CPU)
+            .ok()
+            .and_then(|c| c.parse().ok())
+        {
+            // Before GStreamer starts any thread, so all of them stay there.
+            assert!(pin::to_cpu(cpu), "cannot pin the child to CPU {cpu}");
+        }
         child::run(sink, mode, file, url, stream);
         return;
     }
     if args.iter().any(|a| a == "--list") {
         return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if env_usize("KVSSINK_BENCH_PIN", 1) != 0 && cpus >= 2 && pin::to_cpu(0) {
+        PINNED.store(true, Ordering::Relaxed);
     }
     child::init_gst();
     // target/<profile>/deps/<bench> → target/
@@ -272,6 +294,14 @@ fn main() {
         "input: 900 frames 1080p30 H.264, {:.1} MB ({:.2} Mbit/s)",
         size as f64 / 1e6,
         size as f64 * 8.0 / 30.0 / 1e6
+    );
+    println!(
+        "{}",
+        if PINNED.load(Ordering::Relaxed) {
+            "pinned: kvs-local and the bench on CPU 0, each measured pipeline on CPU 1"
+        } else {
+            "not pinned (KVSSINK_BENCH_PIN=0 or one CPU): threads go where the scheduler puts them"
+        }
     );
     for (mode, rows, refs) in &results {
         report(*mode, rows, refs);

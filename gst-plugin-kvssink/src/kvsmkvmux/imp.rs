@@ -53,6 +53,9 @@ const MAX_TRACKS: usize = 2;
 pub struct KvsMkvMux {
     settings: Mutex<FragmenterSettings>,
     state: Mutex<Option<Started>>,
+    /// The buffer list of the last `aggregate`, emptied, for the next one: a list per frame
+    /// would be a GLib allocation per frame.
+    spare_list: Mutex<Option<gst::BufferList>>,
 }
 
 fn bytes_buffer(bytes: BytesMut, role: BufferRole) -> gst::Buffer {
@@ -694,7 +697,9 @@ impl AggregatorImpl for KvsMkvMux {
 
     fn aggregate(&self, timeout: bool) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut notices = Vec::new();
-        let mut list = gst::BufferList::new();
+        let mut list = lock(&self.spare_list)
+            .take()
+            .unwrap_or_else(|| gst::BufferList::new_sized(MAX_TRACKS * 2));
         let mut caps_to_send = false;
         let mut eos = false;
         let result = {
@@ -790,7 +795,15 @@ impl AggregatorImpl for KvsMkvMux {
                 .set_src_caps(&gst::Caps::builder("video/x-matroska").build());
         }
         if !list.is_empty() {
-            self.obj().finish_buffer_list(list)?;
+            // Downstream takes references to the buffers, not to the list; once the push
+            // returns, the list is ours alone again (unless something kept it).
+            self.obj().finish_buffer_list(list.clone())?;
+            if let Some(l) = list.get_mut() {
+                l.remove(..);
+            }
+        }
+        if list.is_writable() {
+            *lock(&self.spare_list) = Some(list);
         }
         if eos {
             return Err(gst::FlowError::Eos);

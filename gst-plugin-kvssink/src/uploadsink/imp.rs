@@ -160,9 +160,12 @@ fn on_event(element: &gst::Element, failed: &AtomicBool, event: UploaderEvent) {
 
 impl KvsUploadSink {
     /// Hands the buffers to the uploader as chunks, under one lock and with one wake-up.
-    fn queue<'a>(
+    /// Takes buffers by reference (a reference count, not a copy: `BufferRef::to_owned`
+    /// would copy the buffer and make its memories shared, which costs allocations per frame
+    /// and keeps the fragmenter from reusing its header buffers).
+    fn queue(
         &self,
-        buffers: impl Iterator<Item = &'a gst::BufferRef>,
+        buffers: impl Iterator<Item = gst::Buffer>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         if self.failed.load(Ordering::SeqCst) {
             return Err(gst::FlowError::Error);
@@ -179,11 +182,11 @@ impl KvsUploadSink {
         let mut queued = 0;
         let mut unreadable = false;
         let chunks = buffers.flat_map(|buffer| {
-            let role = BufferRole::of(buffer);
-            let chunk = if role == BufferRole::Data && is_directly_sendable(buffer) {
-                Some(Chunk::Buffer(buffer.to_owned()))
+            let role = BufferRole::of(&buffer);
+            let chunk = if role == BufferRole::Data && is_directly_sendable(&buffer) {
+                Some(Chunk::Buffer(buffer))
             } else {
-                match buffer_to_bytes(buffer.to_owned()) {
+                match buffer_to_bytes(buffer) {
                     Ok(bytes) => Some(match role {
                         BufferRole::Header => Chunk::Header(bytes),
                         BufferRole::FragmentStart { timecode } => {
@@ -326,6 +329,9 @@ impl ObjectImpl for KvsUploadSink {
         self.parent_constructed();
         // A network sink: frames go out as they come, never held back for the clock.
         self.obj().set_sync(false);
+        // Nobody reads the last sample of this internal sink; keeping it would hold the last
+        // frame and its buffer list alive until the next one.
+        self.obj().set_enable_last_sample(false);
     }
 }
 
@@ -396,13 +402,13 @@ impl BaseSinkImpl for KvsUploadSink {
     }
 
     fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.queue(std::iter::once(buffer.as_ref()))
+        self.queue(std::iter::once(buffer.clone()))
     }
 
     fn render_list(&self, list: &gst::BufferList) -> Result<gst::FlowSuccess, gst::FlowError> {
         // The fragmenter sends a frame as one list (block header, payload): queued together,
         // they leave together.
-        self.queue(list.iter())
+        self.queue(list.iter_owned())
     }
 
     fn event(&self, event: gst::Event) -> bool {

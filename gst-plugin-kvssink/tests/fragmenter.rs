@@ -450,3 +450,96 @@ fn absolute_times_are_anchored_at_the_wall_clock() {
     // Later fragments follow the stream's own clock, one GOP (1 s) apart.
     assert_eq!(summary.cluster_timecodes[2] - first, 2000);
 }
+
+/// Frames from an upstream buffer pool (as a hardware encoder hands out) go back to the pool
+/// at once, even though what the fragmenter outputs is kept downstream (kvssink keeps it
+/// until the service acknowledges it): kept by reference, a pool of three buffers would be
+/// empty after three frames and the encoder would stall.
+#[test]
+fn frames_from_an_upstream_pool_go_back_to_it_while_the_output_is_held() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    init();
+    let pipeline = launch(&format!(
+        "videotestsrc num-buffers={VIDEO_FRAMES} ! video/x-raw,framerate=30/1 ! \
+         x264enc key-int-max={GOP} speed-preset=ultrafast ! h264parse ! \
+         capsfilter name=caps caps=video/x-h264,stream-format=avc,alignment=au ! \
+         kvsmkvmux name=m ! appsink name=out sync=false max-buffers=0 wait-on-eos=false"
+    ));
+    let pool = gst::BufferPool::new();
+    let mut config = pool.config();
+    config.set_params(None, 1 << 20, 0, 3);
+    pool.set_config(config).expect("pool config");
+    pool.set_active(true).expect("pool active");
+    let (pooled, exhausted) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (p, e) = (pooled.clone(), exhausted.clone());
+    let src = pipeline
+        .by_name("caps")
+        .and_then(|c| c.static_pad("src"))
+        .expect("capsfilter src pad");
+    // Every frame moves into a buffer of the pool, as if the encoder had produced it there.
+    src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(gst::PadProbeData::Buffer(frame)) = info.data.take() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let params =
+            gst::BufferPoolAcquireParams::with_flags(gst::BufferPoolAcquireFlags::DONTWAIT);
+        let out = match pool.acquire_buffer(Some(&params)) {
+            Ok(mut buffer) => {
+                let data = frame.map_readable().expect("readable frame");
+                let b = buffer.get_mut().expect("a fresh pool buffer is writable");
+                b.set_size(data.len());
+                b.copy_from_slice(0, &data).expect("fits");
+                frame
+                    .copy_into(
+                        b,
+                        gst::BufferCopyFlags::FLAGS
+                            | gst::BufferCopyFlags::TIMESTAMPS
+                            | gst::BufferCopyFlags::META,
+                        ..,
+                    )
+                    .expect("metadata copies");
+                p.fetch_add(1, Ordering::SeqCst);
+                buffer
+            }
+            Err(_) => {
+                e.fetch_add(1, Ordering::SeqCst);
+                frame.clone()
+            }
+        };
+        info.data = Some(gst::PadProbeData::Buffer(out));
+        gst::PadProbeReturn::Ok
+    });
+    // appsink is never pulled: it keeps every buffer list the fragmenter sends.
+    let reached = Arc::new(AtomicUsize::new(0));
+    let r = reached.clone();
+    pipeline
+        .by_name("out")
+        .and_then(|s| s.static_pad("sink"))
+        .expect("appsink pad")
+        .add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                let n = match &info.data {
+                    Some(gst::PadProbeData::Buffer(_)) => 1,
+                    Some(gst::PadProbeData::BufferList(l)) => l.len(),
+                    _ => 0,
+                };
+                r.fetch_add(n, Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            },
+        );
+    let result = run(&pipeline, DEADLINE);
+    assert_ok(&result);
+    let held = reached.load(Ordering::SeqCst);
+    assert_eq!(pooled.load(Ordering::SeqCst) as u64, VIDEO_FRAMES);
+    assert_eq!(
+        exhausted.load(Ordering::SeqCst),
+        0,
+        "the pool ran dry: the fragmenter's output held on to its buffers"
+    );
+    assert!(
+        held as u64 > VIDEO_FRAMES,
+        "every block reached the sink that held it: {held} buffers"
+    );
+}

@@ -58,6 +58,22 @@ pub struct KvsMkvMux {
     spare_list: Mutex<Option<gst::BufferList>>,
 }
 
+/// A buffer from an upstream buffer pool must go back to it: the uploader keeps what it
+/// sends until the service acknowledges it (seconds), which would starve a pool of a few
+/// buffers (a hardware encoder's outputs) and stall the pipeline. Such buffers are copied,
+/// as AWS's kvssink copies every frame; all others are kept by reference.
+fn detach_from_pool(buffer: gst::Buffer) -> gst::Buffer {
+    // SAFETY: `pool` is a public field of every valid GstBuffer; it is only read.
+    let pooled = unsafe { !(*buffer.as_ptr()).pool.is_null() };
+    if !pooled {
+        return buffer;
+    }
+    match buffer.copy_deep() {
+        Ok(copy) => copy,
+        Err(_) => buffer,
+    }
+}
+
 fn bytes_buffer(bytes: BytesMut, role: BufferRole) -> gst::Buffer {
     let mut buffer = gst::Buffer::from_slice(bytes.freeze());
     if let Some(b) = buffer.get_mut() {
@@ -331,7 +347,7 @@ impl KvsMkvMux {
         let block = st
             .block_headers
             .filled(header.as_bytes(), |b| BufferRole::Data.apply(b));
-        let mut payload = payload;
+        let mut payload = detach_from_pool(payload);
         {
             let b = payload.make_mut();
             BufferRole::Data.apply(b);

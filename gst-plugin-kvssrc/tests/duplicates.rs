@@ -93,9 +93,7 @@ fn resent_fragment_is_played_once() {
     );
     assert_eq!(out.error, None);
     assert_eq!(out.pts.len(), expected, "the re-sent copy adds no frame");
-    for w in out.pts.windows(2) {
-        assert!(w[0] < w[1], "PTS must increase: {} then {}", w[0], w[1]);
-    }
+    assert_increasing("PTS", &out.pts);
     let numbers: Vec<String> = out
         .fragments
         .iter()

@@ -113,9 +113,7 @@ fn resumes_after_a_cut_with_the_last_continuation_token() {
     );
     assert_eq!(out.error, None);
     assert_eq!(out.pts.len(), FRAMES, "every frame arrives once");
-    for w in out.pts.windows(2) {
-        assert!(w[0] < w[1], "PTS must increase: {:?} then {:?}", w[0], w[1]);
-    }
+    assert_increasing("PTS", &out.pts);
     // Epoch-based times: the first fragment's producer timestamp 1511852108.513 s.
     assert_eq!(out.pts[0], gst::ClockTime::from_mseconds(1_511_852_108_513));
 

@@ -107,17 +107,31 @@ impl LocalServer {
     }
 
     /// A JSON POST, as the control plane and the archive API take them.
-    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, Bytes) {
+    pub fn post_json(&self, path: &str, body: &impl serde::Serialize) -> (u16, Bytes) {
+        let json = serde_json::to_vec(body).expect("JSON");
         self.post(
             path,
             &[("content-type", "application/json")],
-            Bytes::from(body.to_string()),
+            Bytes::from(json),
         )
+    }
+
+    /// [`post_json`](Self::post_json) that must answer 200; returns the body.
+    fn call(&self, operation: &str, path: &str, input: &impl serde::Serialize) -> Bytes {
+        let (status, answer) = self.post_json(path, input);
+        assert_eq!(
+            status,
+            200,
+            "{operation}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer
     }
 
     /// CreateStream with two hours of retention.
     pub fn create_stream(&self, name: &str) {
-        let (status, answer) = self.post_json(
+        self.call(
+            "CreateStream",
             "/createStream",
             &serde_json::json!({
                 "StreamName": name,
@@ -125,7 +139,6 @@ impl LocalServer {
                 "DataRetentionInHours": 2
             }),
         );
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     }
 
     /// Every stored fragment of `stream`, oldest producer timestamp first.
@@ -146,18 +159,7 @@ impl LocalServer {
                 next_token: next_token.take(),
                 ..Default::default()
             };
-            let body = serde_json::to_vec(&input).expect("JSON");
-            let (status, answer) = self.post(
-                PATH_LIST_FRAGMENTS,
-                &[("content-type", "application/json")],
-                Bytes::from(body),
-            );
-            assert_eq!(
-                status,
-                200,
-                "ListFragments: {}",
-                String::from_utf8_lossy(&answer)
-            );
+            let answer = self.call("ListFragments", PATH_LIST_FRAGMENTS, &input);
             let page: ListFragmentsOutput =
                 serde_json::from_slice(&answer).expect("ListFragments JSON");
             out.extend(page.fragments);
@@ -198,19 +200,12 @@ impl LocalServer {
                 .collect(),
             ..Default::default()
         };
-        let body = serde_json::to_vec(&input).expect("JSON");
-        let (status, answer) = self.post(
+        self.call(
+            "GetMediaForFragmentList",
             PATH_GET_MEDIA_FOR_FRAGMENT_LIST,
-            &[("content-type", "application/json")],
-            Bytes::from(body),
-        );
-        assert_eq!(
-            status,
-            200,
-            "GetMediaForFragmentList: {}",
-            String::from_utf8_lossy(&answer)
-        );
-        answer.to_vec()
+            &input,
+        )
+        .to_vec()
     }
 }
 

@@ -61,14 +61,14 @@ pub enum Item {
 /// What the element's read-only properties show.
 #[derive(Debug, Clone, Default)]
 pub struct SessionStatus {
-    pub continuation_token: Option<String>,
     pub last_fragment_number: Option<String>,
     pub millis_behind_now: Option<u64>,
     pub merger: MergerStats,
     pub reconnects: u64,
     pub fragments_listed: u64,
     pub requests: u64,
-    /// The header of the output stream now playing (tracks, timecode scale).
+    /// The last stream header this session read (tracks, timecode scale). The element may
+    /// still be outputting the one before: the session reads ahead.
     pub output_header: Option<kvs_core::mkv::StreamHeader>,
     /// Output time of the first frame this session handed over.
     pub first_pts_ns: Option<u64>,
@@ -213,11 +213,9 @@ impl Sink {
         }
         self.send_data(&mut chunks, &mut header_in_chunks).await?;
         let stats = merger.stats();
-        let token = merger.continuation_token().map(str::to_owned);
         let last = merger.last_fragment_number().map(str::to_owned);
         self.update(|s| {
             s.merger = stats;
-            s.continuation_token = token.or(s.continuation_token.take());
             s.last_fragment_number = last.or(s.last_fragment_number.take());
         });
         Ok(())

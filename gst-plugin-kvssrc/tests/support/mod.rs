@@ -55,6 +55,13 @@ pub fn require_av() {
     }
 }
 
+/// Every timestamp after the one before it (`what` names them in the failure).
+pub fn assert_increasing(what: &str, pts: &[gst::ClockTime]) {
+    for w in pts.windows(2) {
+        assert!(w[0] < w[1], "{what} must increase: {} then {}", w[0], w[1]);
+    }
+}
+
 pub fn require_element(name: &str, package: &str) {
     assert!(
         gst::ElementFactory::find(name).is_some(),
